@@ -1,0 +1,60 @@
+"""initkit: a teaching kit about neural-network weight initialization.
+
+The public surface is re-exported here; the modules behind it are private in the sense that
+their layout may change. ``initkit.theory`` is public as a module.
+"""
+
+from __future__ import annotations
+
+from . import theory
+from .errors import (
+    DuplicateNameError,
+    FanError,
+    InitkitError,
+    PluginError,
+    SimulationError,
+    UnknownNameError,
+)
+from .fans import compute_fans
+from .gain import calculate_gain
+from .hookspecs import hookimpl
+from .lesson import VarianceSimulator
+from .plugins import PluginWarning, load_plugin, register_plugin, unregister_plugin
+from .registry import (
+    Activation,
+    Initializer,
+    activations,
+    get_activation,
+    get_initializer,
+    initializers,
+)
+from .simulate import Trace, simulate
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Activation",
+    "DuplicateNameError",
+    "FanError",
+    "Initializer",
+    "InitkitError",
+    "PluginError",
+    "PluginWarning",
+    "SimulationError",
+    "Trace",
+    "UnknownNameError",
+    "VarianceSimulator",
+    "__version__",
+    "activations",
+    "calculate_gain",
+    "compute_fans",
+    "get_activation",
+    "get_initializer",
+    "hookimpl",
+    "initializers",
+    "load_plugin",
+    "register_plugin",
+    "simulate",
+    "theory",
+    "unregister_plugin",
+]

@@ -1,0 +1,288 @@
+"""Name -> initializer / activation, built on demand from the plugin manager's hooks.
+
+Each hook implementation is called on its own with a fresh ``register`` callback that knows
+which plugin it serves, so a bad item or an exception in one plugin is reported with that
+plugin's name and skipped while every other plugin's items stay (tox 4's rule). The
+registries are rebuilt whenever the set of registered plugins changes; nothing is cached
+beyond that, so tests can register and unregister plugins freely.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from .errors import DuplicateNameError, PluginError, UnknownNameError
+from .fans import as_shape, compute_fans
+from .plugins import plugin_manager, warn_plugin
+
+NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*$")
+
+
+def _first_doc_line(fn: Callable[..., Any]) -> str:
+    doc = inspect.getdoc(getattr(fn, "func", fn)) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def as_generator(rng: np.random.Generator | int | None) -> np.random.Generator:
+    """Accept a Generator, a seed or None (fresh entropy) and return a Generator."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or isinstance(rng, int | np.integer):
+        return np.random.default_rng(rng)
+    raise TypeError(
+        f"rng must be a numpy.random.Generator or an int seed, got {type(rng).__name__}; "
+        "make one with numpy.random.default_rng(seed)"
+    )
+
+
+@dataclass(frozen=True)
+class Initializer:
+    """A registered initializer: call it like the plugin's function, plus its metadata.
+
+    Example:
+        >>> import numpy as np, initkit
+        >>> w = initkit.get_initializer("he")((256, 128), np.random.default_rng(0))
+        >>> w.shape
+        (256, 128)
+    """
+
+    name: str
+    fn: Callable[..., np.ndarray]
+    plugin: str
+    aliases: tuple[str, ...] = ()
+    family: str = ""
+    activation: str = "linear"
+    variance: Callable[..., float] | None = None
+    mean: Callable[..., float] | None = None
+    orthogonal: bool = False
+    description: str = ""
+
+    def __call__(self, shape: Any, rng: np.random.Generator | int | None = None,
+                 **params: Any) -> np.ndarray:
+        dims = as_shape(shape)
+        out = self.fn(dims, as_generator(rng), **params)
+        if not isinstance(out, np.ndarray) or out.shape != dims:
+            got = out.shape if isinstance(out, np.ndarray) else type(out).__name__
+            raise PluginError(
+                f"initializer {self.name!r} from plugin {self.plugin!r} returned {got} for "
+                f"shape {dims}; an initializer must return a numpy array of exactly that shape"
+            )
+        return out
+
+    def target_variance(self, shape: Any, **params: Any) -> float | None:
+        """The per-entry variance this initializer declares for ``shape``, if it declares one."""
+        if self.variance is None:
+            return None
+        params.pop("dtype", None)
+        return float(self.variance(*compute_fans(shape), **params))
+
+    def target_mean(self, shape: Any, **params: Any) -> float | None:
+        """The declared mean (0 when only a variance is declared, None when neither is)."""
+        params.pop("dtype", None)
+        if self.mean is not None:
+            return float(self.mean(*compute_fans(shape), **params))
+        return 0.0 if self.variance is not None else None
+
+    def target_std(self, shape: Any, **params: Any) -> float | None:
+        var = self.target_variance(shape, **params)
+        return None if var is None else float(np.sqrt(var))
+
+
+@dataclass(frozen=True)
+class Activation:
+    """A registered activation with its derivative and gain."""
+
+    name: str
+    fn: Callable[..., np.ndarray]
+    derivative: Callable[..., np.ndarray]
+    plugin: str
+    gain: float | Callable[..., float] = 1.0
+    aliases: tuple[str, ...] = ()
+    params: Mapping[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+    def __call__(self, x: np.ndarray, **params: Any) -> np.ndarray:
+        return self.fn(x, **params)
+
+    def grad(self, x: np.ndarray, **params: Any) -> np.ndarray:
+        """d phi / dx at ``x``."""
+        return self.derivative(x, **params)
+
+    def gain_for(self, param: float | None = None) -> float:
+        """The gain; for a parametrised activation ``param`` is its first parameter."""
+        if callable(self.gain):
+            if param is None:
+                return float(self.gain(*self.params.values()))
+            return float(self.gain(param))
+        return float(self.gain)
+
+
+@dataclass
+class _Registry:
+    items: dict[str, Any] = field(default_factory=dict)  # canonical name -> item
+    lookup: dict[str, str] = field(default_factory=dict)  # name or alias -> canonical name
+    conflicts: dict[str, list[str]] = field(default_factory=dict)  # name -> plugins
+
+
+_INITIALIZER_KEYS = {"aliases", "family", "activation", "variance", "mean", "orthogonal",
+                     "description"}
+_ACTIVATION_KEYS = {"gain", "aliases", "params", "description"}
+
+
+def _validate_common(name: Any, fn: Any, metadata: dict[str, Any], allowed: set[str],
+                     what: str) -> tuple[str, ...]:
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise ValueError(f"{what} name {name!r} is invalid: use letters, digits, '_', '-', '.' "
+                         "and start with a letter")
+    if not callable(fn):
+        raise ValueError(f"{what} {name!r}: {fn!r} is not callable")
+    unknown = set(metadata) - allowed
+    if unknown:
+        raise ValueError(f"{what} {name!r}: unknown metadata {sorted(unknown)}; "
+                         f"allowed: {sorted(allowed)}")
+    aliases = metadata.get("aliases", ())
+    aliases = (aliases,) if isinstance(aliases, str) else tuple(aliases)
+    for alias in aliases:
+        if not isinstance(alias, str) or not NAME_PATTERN.match(alias):
+            raise ValueError(f"{what} {name!r}: alias {alias!r} is invalid")
+    return aliases
+
+
+def _make_initializer(plugin: str, name: Any, fn: Any, **metadata: Any) -> Initializer:
+    aliases = _validate_common(name, fn, metadata, _INITIALIZER_KEYS, "initializer")
+    for key in ("variance", "mean"):
+        if metadata.get(key) is not None and not callable(metadata[key]):
+            raise ValueError(f"initializer {name!r}: {key} must be a function "
+                             f"(fan_in, fan_out, **params) -> float")
+    return Initializer(
+        name=name, fn=fn, plugin=plugin, aliases=aliases,
+        family=str(metadata.get("family") or name),
+        activation=str(metadata.get("activation") or "linear"),
+        variance=metadata.get("variance"), mean=metadata.get("mean"),
+        orthogonal=bool(metadata.get("orthogonal", False)),
+        description=str(metadata.get("description") or _first_doc_line(fn)),
+    )
+
+
+def _make_activation(plugin: str, name: Any, fn: Any, derivative: Any = None,
+                     **metadata: Any) -> Activation:
+    aliases = _validate_common(name, fn, metadata, _ACTIVATION_KEYS, "activation")
+    if not callable(derivative):
+        raise ValueError(f"activation {name!r}: its derivative is missing or not callable; "
+                         "register(name, fn, derivative) (backprop needs phi')")
+    gain = metadata.get("gain", 1.0)
+    if not callable(gain) and not isinstance(gain, int | float):
+        raise ValueError(f"activation {name!r}: gain must be a number or a function")
+    params = dict(metadata.get("params") or {})
+    return Activation(name=name, fn=fn, derivative=derivative, plugin=plugin, gain=gain,
+                      aliases=aliases, params=MappingProxyType(params),
+                      description=str(metadata.get("description") or _first_doc_line(fn)))
+
+
+def _plugin_order(name: str) -> int:
+    """Built-ins first, then the others in registration order (the sort is stable)."""
+    return 0 if name.startswith("initkit.") else 1
+
+
+def _build(hook_name: str, make: Callable[..., Any]) -> _Registry:
+    pm = plugin_manager()
+    registry = _Registry()
+    owner: dict[str, str] = {}  # every name and alias -> the plugin that registered it
+    hookimpls = sorted(getattr(pm.hook, hook_name).get_hookimpls(),
+                       key=lambda impl: _plugin_order(impl.plugin_name))
+    for impl in hookimpls:
+        plugin = impl.plugin_name
+
+        def register(*args: Any, _plugin: str = plugin, **kwargs: Any) -> None:
+            try:
+                item = make(_plugin, *args, **kwargs)
+            except (TypeError, ValueError) as exc:
+                warn_plugin(_plugin, f"registered an invalid item, skipped: {exc}")
+                return
+            keys = (item.name, *item.aliases)
+            taken = [k for k in keys if k in owner and owner[k] != _plugin]
+            for key in taken:
+                registry.conflicts.setdefault(key, [owner[key]]).append(_plugin)
+                warn_plugin(_plugin, f"{key!r} is already registered by plugin {owner[key]!r}; "
+                            "using it by that name raises an error until one of the two "
+                            "plugins renames it")
+            if item.name in taken:  # its aliases would point at the other plugin's item
+                return
+            registry.items[item.name] = item
+            for key in keys:
+                if key not in taken:
+                    owner[key] = _plugin
+                    registry.lookup[key] = item.name
+
+        try:
+            impl.function(register=register)
+        except Exception as exc:  # one plugin's bug must not take the others down
+            warn_plugin(plugin, f"its {hook_name} hook raised {type(exc).__name__}: {exc}; "
+                        "items it registered before the error are kept")
+    return registry
+
+
+_cache: dict[str, tuple[tuple[tuple[str, int], ...], _Registry]] = {}
+
+
+def _registry(hook_name: str, make: Callable[..., Any]) -> _Registry:
+    pm = plugin_manager()
+    key = tuple(sorted((name, id(plugin)) for name, plugin in pm.list_name_plugin()))
+    key = (*key, ("manager", id(pm)))
+    cached = _cache.get(hook_name)
+    if cached is None or cached[0] != key:
+        cached = (key, _build(hook_name, make))
+        _cache[hook_name] = cached
+    return cached[1]
+
+
+def _get(kind: str, registry: _Registry, name: str) -> Any:
+    if isinstance(name, str):
+        key = name if name in registry.lookup else name.lower()
+        if key in registry.conflicts:
+            raise DuplicateNameError(
+                f"{kind} {name!r} is registered by more than one plugin: "
+                f"{', '.join(repr(p) for p in registry.conflicts[key])}. Uninstall or disable "
+                f"one of them (INITKIT_DISABLE_PLUGIN_AUTOLOAD=1), or ask its author to rename it."
+            )
+        if key in registry.lookup:
+            return registry.items[registry.lookup[key]]
+    raise UnknownNameError(kind, name, registry.lookup)
+
+
+def initializers() -> dict[str, Initializer]:
+    """All registered initializers by canonical name (aliases resolve in get_initializer)."""
+    return dict(_registry("initkit_register_initializers", _make_initializer).items)
+
+
+def activations() -> dict[str, Activation]:
+    """All registered activations by canonical name."""
+    return dict(_registry("initkit_register_activations", _make_activation).items)
+
+
+def get_initializer(name: str | Initializer) -> Initializer:
+    """The initializer registered as ``name`` or one of its aliases (case-insensitive).
+
+    Raises:
+        UnknownNameError: no plugin registered it (the message lists close matches).
+        DuplicateNameError: two plugins registered it.
+    """
+    if isinstance(name, Initializer):
+        return name
+    return _get("initializer", _registry("initkit_register_initializers", _make_initializer),
+                name)
+
+
+def get_activation(name: str | Activation) -> Activation:
+    """The activation registered as ``name`` or one of its aliases (case-insensitive)."""
+    if isinstance(name, Activation):
+        return name
+    return _get("activation", _registry("initkit_register_activations", _make_activation),
+                name)
