@@ -52,7 +52,7 @@ def _act(activation: str | Activation, params: dict[str, Any]) -> tuple[Callable
 
 def length_map(activation: str | Activation, sigma_w2: float, sigma_b2: float = 0.0,
                q0: float = 1.0, depth: int = 10, **act_params: Any) -> np.ndarray:
-    """Predicted q per layer: ``q[0] = q0`` and q[l+1] = sigma_w^2 E[phi(sqrt(q_l) z)^2] + sigma_b^2.
+    """Predicted q per layer: ``q[0] = q0``, q[l+1] = sigma_w^2 E[phi(sqrt(q_l) z)^2] + sigma_b^2.
 
     Returns an array of ``depth + 1`` values (q_0 ... q_depth).
 

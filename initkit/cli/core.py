@@ -54,7 +54,8 @@ def _parse_widths(value: str) -> int | list[int]:
     try:
         parts = [int(p) for p in value.split(",")]
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not an int or a comma-separated list of ints")
+        raise click.BadParameter(
+            f"{value!r} is not an int or a comma-separated list of ints") from None
     return parts[0] if len(parts) == 1 else parts
 
 

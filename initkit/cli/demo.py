@@ -22,3 +22,6 @@ def demo(ctx: click.Context) -> None:
     ctx.invoke(simulate_command, init="xavier", activation="tanh", depth=20, width="512",
                batch=64, seed=0, seeds=10, bias_std=0.0, residual=False, norm=None,
                zero_gamma=False, dtype="float64", backward=True, lesson=False, as_json=False)
+
+
+COMMANDS = [demo]

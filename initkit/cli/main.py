@@ -6,15 +6,17 @@ printed as one line that says what to do, never a traceback).
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import sys
 import warnings
+from pathlib import Path
 
 import click
 
 from .. import __version__
 from ..errors import InitkitError
 from ..plugins import PluginWarning, load_plugin
-from . import core, demo
 
 
 def _show_plugin_warning(message, category, filename, lineno, file=None, line=None):
@@ -51,8 +53,19 @@ def cli(plugins: tuple[str, ...]) -> None:
         load_plugin(spec)
 
 
-for command in [*core.COMMANDS, demo.demo]:
-    cli.add_command(command)
+def _command_modules() -> list[str]:
+    """Every module of this package that defines ``COMMANDS`` adds them to the group.
+
+    A command module keeps heavy imports (matplotlib, nbgrader, ...) inside its command
+    functions, so ``initkit --help`` stays fast.
+    """
+    here = Path(__file__).parent
+    return sorted(f"{__package__}.{m.name}" for m in pkgutil.iter_modules([str(here)]))
+
+
+for _module_name in _command_modules():
+    for _command in getattr(importlib.import_module(_module_name), "COMMANDS", ()):
+        cli.add_command(_command)
 
 
 def main() -> None:
