@@ -30,7 +30,7 @@ ENV_PLUGINS = "INITKIT_PLUGINS"
 ENV_DISABLE_AUTOLOAD = "INITKIT_DISABLE_PLUGIN_AUTOLOAD"
 
 #: Built-in plugin modules, registered first, under these names.
-BUILTIN_PLUGINS = ("initkit.initializers", "initkit.activations")
+BUILTIN_PLUGINS = ("initkit.builtin_initializers", "initkit.builtin_activations")
 
 
 class PluginWarning(UserWarning):
