@@ -113,6 +113,12 @@ def _widths(width: int | Sequence[int], depth: int) -> list[int]:
     return widths
 
 
+def _mean_square(a: np.ndarray) -> float:
+    """mean(a^2) as one BLAS dot product (no temporary array, no upcast)."""
+    flat = a.reshape(-1)
+    return float(np.dot(flat, flat)) / flat.size
+
+
 def _run_one(init: Initializer, act: Activation, widths: list[int], batch: int, seed: int,
              bias_std: float, residual: bool, norm: str | None, gamma: float,
              dtype: np.dtype, backward: bool, init_params: dict[str, Any],
@@ -126,9 +132,11 @@ def _run_one(init: Initializer, act: Activation, widths: list[int], batch: int, 
               if bias_std > 0 else None for l in range(depth)]
     stats = {name: np.full(depth, np.nan) for name in QUANTITIES}
     inputs, slopes, caches = [], [], []
-    stream = x
+    stream = out = x
     for l, weight in enumerate(weights):
-        inp = stream if (l == 0 and not residual) else act(stream, **act_params)
+        # plain: the input is the previous layer's output phi(h) (the raw x for layer 1);
+        # residual: the branch reads phi of the stream
+        inp = act(stream, **act_params) if residual else out
         z = inp @ weight.T
         if biases[l] is not None:
             z += biases[l]
@@ -139,11 +147,15 @@ def _run_one(init: Initializer, act: Activation, widths: list[int], batch: int, 
         h = stream + z if residual else z
         slope = act.grad(h, **act_params)
         out = h if residual else act(h, **act_params)
-        stats["q"][l] = np.mean(h * h, dtype=np.float64)
-        stats["act_var"][l] = np.var(out, dtype=np.float64)
+        # reductions stay in the array's dtype (numpy sums pairwise, so float32 is accurate
+        # here); an upcast to float64 would copy every layer and cost as much as a matmul
+        stats["q"][l] = _mean_square(h)
+        stats["act_var"][l] = np.var(out)
         abs_slope = np.abs(slope)
-        stats["dead_fraction"][l] = np.mean(abs_slope == 0)
-        stats["saturated_fraction"][l] = np.mean((abs_slope > 0) & (abs_slope < SATURATION))
+        dead = np.count_nonzero(abs_slope == 0)
+        stats["dead_fraction"][l] = dead / slope.size
+        saturated = np.count_nonzero(abs_slope < SATURATION) - dead
+        stats["saturated_fraction"][l] = saturated / slope.size
         if batch > 1:
             a, b = h[0].astype(np.float64), h[1].astype(np.float64)
             stats["correlation"][l] = a @ b / np.sqrt((a @ a) * (b @ b))
@@ -156,7 +168,7 @@ def _run_one(init: Initializer, act: Activation, widths: list[int], batch: int, 
     r = rng.standard_normal(stream.shape).astype(dtype, copy=False)
     delta = r if residual else r * slopes[-1]  # dL/dh_L
     for l in range(depth - 1, -1, -1):
-        stats["grad_var"][l] = np.mean(delta * delta, dtype=np.float64)
+        stats["grad_var"][l] = _mean_square(delta)
         dz = delta
         if norm:
             dz = norm_backward(dz * gamma, caches[l]) if gamma != 0.0 else np.zeros_like(dz)

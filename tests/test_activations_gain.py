@@ -1,0 +1,79 @@
+"""Built-in activations (derivatives, dtypes, gains) and calculate_gain against PyTorch."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import initkit
+from initkit.builtin_activations import GELU_GAIN
+from initkit.theory import gaussian_expectation
+
+NAMES = ["linear", "relu", "leaky_relu", "tanh", "sigmoid", "selu", "gelu"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_derivative_matches_finite_differences(name):
+    """Each derivative equals the central difference of the function (away from kinks)."""
+    act = initkit.get_activation(name)
+    x = np.linspace(-4, 4, 801)
+    x = x[np.abs(x) > 1e-3]
+    eps = 1e-6
+    numeric = (act(x + eps) - act(x - eps)) / (2 * eps)
+    np.testing.assert_allclose(act.grad(x), numeric, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_float32_stays_float32(name):
+    """Activations and derivatives keep float32 inputs in float32 (no silent upcast)."""
+    act = initkit.get_activation(name)
+    x = np.linspace(-3, 3, 7, dtype=np.float32)
+    assert act(x).dtype == np.float32 and act.grad(x).dtype == np.float32
+
+
+@pytest.mark.parametrize("name,torch_fn", [
+    ("relu", torch.relu), ("tanh", torch.tanh), ("sigmoid", torch.sigmoid),
+    ("selu", torch.selu), ("gelu", lambda t: torch.nn.functional.gelu(t, approximate="tanh")),
+    ("leaky_relu", torch.nn.functional.leaky_relu),
+])
+def test_values_match_pytorch(name, torch_fn):
+    """Activation values equal PyTorch's (GELU in its tanh form)."""
+    x = np.linspace(-6, 6, 121)
+    expected = torch_fn(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(initkit.get_activation(name)(x), expected, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("nonlinearity,param", [
+    ("linear", None), ("conv1d", None), ("conv2d", None), ("conv3d", None),
+    ("conv_transpose2d", None), ("sigmoid", None), ("tanh", None), ("relu", None),
+    ("leaky_relu", None), ("leaky_relu", 0.2), ("leaky_relu", 0), ("selu", None),
+])
+def test_calculate_gain_matches_pytorch(nonlinearity, param):
+    """calculate_gain equals torch.nn.init.calculate_gain for every entry of its table."""
+    expected = torch.nn.init.calculate_gain(nonlinearity, param)
+    assert initkit.calculate_gain(nonlinearity, param) == pytest.approx(expected, rel=1e-15)
+
+
+def test_registered_activations_carry_the_same_gains():
+    """Each built-in activation's gain metadata is the number calculate_gain returns for it."""
+    for name in ["relu", "tanh", "sigmoid", "selu", "linear"]:
+        assert initkit.get_activation(name).gain_for() == initkit.calculate_gain(name)
+    assert initkit.get_activation("leaky_relu").gain_for(0.2) == pytest.approx(
+        math.sqrt(2 / 1.04))
+
+
+def test_gelu_gain_keeps_the_second_moment():
+    """GELU's gain is 1/sqrt(E[gelu(z)^2]), so gain^2 * E[gelu(z)^2] = 1 (PyTorch has no entry)."""
+    gelu = initkit.get_activation("gelu")
+    assert GELU_GAIN**2 * gaussian_expectation(lambda h: gelu(h) ** 2) == pytest.approx(1, 1e-10)
+
+
+def test_calculate_gain_unknown_nonlinearity():
+    """An unknown nonlinearity raises an UnknownNameError with close matches."""
+    with pytest.raises(initkit.UnknownNameError, match="Did you mean 'relu'"):
+        initkit.calculate_gain("rellu")
+    with pytest.raises(ValueError, match="not a valid number"):
+        initkit.calculate_gain("leaky_relu", "big")

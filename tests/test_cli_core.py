@@ -1,0 +1,86 @@
+"""The `initkit` console script: list, simulate, seed-table, demo, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import initkit
+
+INITKIT = shutil.which("initkit", path=str(Path(sys.executable).parent)) or "initkit"
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "INITKIT_DISABLE_PLUGIN_AUTOLOAD": "1", **(env or {})}
+    return subprocess.run([INITKIT, *args], capture_output=True, text=True, env=environment,
+                          timeout=120)
+
+
+def test_seed_table_prints_the_lesson_exactly():
+    """`initkit seed-table` and `initkit simulate --lesson` print the seed notebook's three lines."""
+    expected = ("xavier final variance = 0.0231\nhe final variance = 0.2639\n"
+                "bad final variance = 1100063550125093781839691019976704.0000\n")
+    assert run("seed-table").stdout == expected
+    assert run("simulate", "--lesson").stdout == expected
+
+
+def test_list_shows_builtins_with_their_plugin():
+    """`initkit list` shows every initializer and activation and the plugin that provides it."""
+    result = run("list")
+    assert result.returncode == 0
+    for name in initkit.initializers():
+        assert name in result.stdout
+    assert "initkit.builtin_initializers" in result.stdout
+    data = json.loads(run("list", "--json").stdout)
+    he = next(i for i in data["initializers"] if i["name"] == "he_normal")
+    assert he["aliases"] == ["he", "kaiming_normal"] and he["activation"] == "relu"
+    assert {a["name"] for a in data["activations"]} >= {"relu", "tanh", "selu", "gelu"}
+
+
+def test_simulate_table_has_a_theory_column():
+    """`initkit simulate` prints one row per layer with the mean-field prediction beside q."""
+    result = run("simulate", "--init", "he", "--activation", "relu", "--depth", "5",
+                 "--width", "64", "--backward")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "theory q" in lines[1] and "theory grad var" in lines[1]
+    rows = [line.split() for line in lines[3:]]
+    assert [int(r[0]) for r in rows] == [1, 2, 3, 4, 5]
+    assert all(float(r[2]) == 2.0 for r in rows)  # He + ReLU: q = 2 at every layer
+
+
+def test_simulate_json_equals_the_library():
+    """--json prints Trace.to_dict() of the same simulation the library runs."""
+    result = run("simulate", "--init", "xavier", "--depth", "4", "--width", "32", "--batch",
+                 "8", "--seed", "3", "--json")
+    data = json.loads(result.stdout)
+    trace = initkit.simulate("xavier", "tanh", depth=4, width=32, batch=8, seed=3)
+    assert data["q"] == pytest.approx(trace.q.tolist())
+    assert data["theory_q"] == pytest.approx(trace.theory["q"].tolist())
+
+
+def test_unknown_name_exits_1_with_close_matches():
+    """An unknown initializer exits 1 with one error line naming close matches, no traceback."""
+    result = run("simulate", "--init", "xavir")
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: unknown initializer 'xavir'. Did you mean 'xavier'")
+    assert "Traceback" not in result.stderr
+
+
+def test_usage_error_exits_2():
+    """A malformed option is a usage error with exit code 2."""
+    assert run("simulate", "--depth", "zero").returncode == 2
+    assert run("no-such-command").returncode == 2
+
+
+@pytest.mark.parametrize("command", ["list", "simulate", "seed-table", "demo"])
+def test_every_command_has_help(command):
+    """Each command answers --help with exit code 0."""
+    result = run(command, "--help")
+    assert result.returncode == 0 and "Usage:" in result.stdout

@@ -1,0 +1,135 @@
+"""simulate(): the general simulator against mean-field theory and its own contract."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import initkit
+from initkit import theory
+from initkit.errors import SimulationError
+
+THEORY_CASES = [("he", "relu", 2.0, 16), ("xavier", "tanh", 1.0, 4), ("lecun", "selu", 1.0, 4)]
+
+
+@pytest.fixture(scope="module", params=THEORY_CASES, ids=lambda c: f"{c[0]}-{c[1]}")
+def wide_trace(request):
+    init, act, sigma_w2, seeds = request.param
+    trace = initkit.simulate(init, act, depth=10, width=1024, batch=64, seeds=seeds)
+    return trace, act, sigma_w2
+
+
+def test_forward_q_agrees_with_the_length_map(wide_trace):
+    """At width 1024 the ensemble-mean q of every layer is within 5% of mean-field theory."""
+    trace, act, sigma_w2 = wide_trace
+    predicted = theory.length_map(act, sigma_w2, q0=sigma_w2 * 1.0, depth=trace.depth - 1)
+    np.testing.assert_allclose(trace.theory["q"], predicted, rtol=1e-12)
+    np.testing.assert_allclose(trace.q, predicted, rtol=0.05)
+
+
+def test_backward_gradient_variance_follows_chi1_per_layer(wide_trace):
+    """Each layer down multiplies the gradient variance by chi = sigma_w^2 E[phi'(sqrt(q_l) z)^2] (within 3%)."""
+    trace, act, sigma_w2 = wide_trace
+    ratios = trace.grad_var[:-1] / trace.grad_var[1:]
+    chis = np.array([theory.chi1(act, sigma_w2, q=q) for q in trace.theory["q"][:-1]])
+    np.testing.assert_allclose(ratios, chis, rtol=0.03)
+
+
+def test_float32_and_float64_agree_and_keep_their_dtype():
+    """float32 runs give the float64 numbers to float32 precision (same draws, no upcast trouble)."""
+    a = initkit.simulate("xavier", "tanh", depth=5, width=128, batch=32, dtype=np.float32)
+    b = initkit.simulate("xavier", "tanh", depth=5, width=128, batch=32, dtype=np.float64)
+    assert a.dtype == "float32"
+    np.testing.assert_allclose(a.q, b.q, rtol=1e-4)
+    np.testing.assert_allclose(a.grad_var, b.grad_var, rtol=1e-4)
+
+
+def test_residual_relu_doubles_and_zero_gamma_keeps_the_stream():
+    """A He/ReLU residual stream doubles q per block; zero-gamma layer norm keeps it at the input's q."""
+    doubling = initkit.simulate("he", "relu", depth=6, width=512, batch=64, residual=True,
+                                seeds=4)
+    np.testing.assert_allclose(doubling.q, 2.0 ** np.arange(1, 7), rtol=0.08)
+    flat = initkit.simulate("he", "relu", depth=6, width=512, batch=64, residual=True,
+                            norm="layer", zero_gamma=True)
+    np.testing.assert_allclose(flat.q, flat.q[0], rtol=1e-12)
+    assert abs(flat.q[0] - 1) < 0.05
+    np.testing.assert_allclose(flat.grad_var, 1.0, rtol=0.05)  # identity blocks pass r through
+
+
+@pytest.mark.parametrize("norm", ["layer", "rms", "batch"])
+def test_norm_keeps_q_at_gamma_squared_even_for_the_bad_init(norm):
+    """With normalisation the pre-activation's mean square is 1 per layer whatever the init's scale."""
+    trace = initkit.simulate("bad", "tanh", depth=8, width=256, batch=64, norm=norm)
+    np.testing.assert_allclose(trace.q, 1.0, atol=2e-3)
+    assert np.isfinite(trace.grad_var).all()
+
+
+def test_bias_enters_as_sigma_b_squared():
+    """bias_std adds sigma_b^2 = bias_std^2 to the length map (tanh at the edge of chaos)."""
+    sw2 = theory.edge_of_chaos("tanh", 0.05)
+    trace = initkit.simulate("xavier", "tanh", depth=6, width=1024, batch=64, bias_std=0.05**0.5,
+                             init_params={"gain": sw2**0.5}, seeds=2)
+    predicted = theory.length_map("tanh", sw2, 0.05, q0=sw2 + 0.05, depth=5)
+    np.testing.assert_allclose(trace.q, predicted, rtol=0.05)
+
+
+def test_dead_and_saturated_fractions():
+    """Half the ReLU units are dead at He init; the 'bad' scale saturates most tanh units."""
+    relu = initkit.simulate("he", "relu", depth=3, width=256, batch=64)
+    np.testing.assert_allclose(relu.dead_fraction, 0.5, atol=0.05)
+    saturated = initkit.simulate("bad", "tanh", depth=3, width=256, batch=64)
+    assert saturated.saturated_fraction[-1] > 0.5
+    assert relu.saturated_fraction.max() == 0.0
+
+
+def test_relu_correlation_follows_the_correlation_map():
+    """Two random inputs' pre-activations become correlated as the ReLU c-map predicts (c_1 -> 1/pi)."""
+    trace = initkit.simulate("he", "relu", depth=4, width=2048, batch=2, seeds=8)
+    c = theory.correlation_map("relu", 2.0, c0=0.0, depth=4, q=2.0)
+    np.testing.assert_allclose(trace.correlation[1:], c[1:4], atol=0.06)
+
+
+def test_per_layer_width_list_and_ensemble_spread():
+    """Width lists set each layer's fan; seeds give a spread per layer; to_dict is JSON."""
+    trace = initkit.simulate("he", "relu", depth=3, width=[64, 128, 32], batch=16, seeds=3)
+    assert trace.widths == [64, 64, 128, 32]
+    assert trace.samples["q"].shape == (3, 3) and (trace.spread("q") > 0).all()
+    assert json.loads(json.dumps(trace.to_dict()))["widths"] == [64, 64, 128, 32]
+
+
+def test_weight_gradient_norm_matches_an_explicit_backward_pass():
+    """|dL/dW_1| equals the norm computed by hand for a two-layer linear net."""
+    trace = initkit.simulate("xavier", "linear", depth=2, width=8, batch=4, seed=9)
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((4, 8))
+    init = initkit.get_initializer("xavier")
+    init((8, 8), rng)  # W_1: its draw must be consumed to reach W_2
+    w2 = init((8, 8), rng)
+    r = rng.standard_normal((4, 8))
+    grad_w1 = (r @ w2).T @ x / 4
+    assert trace.weight_grad_norm[0] == pytest.approx(np.linalg.norm(grad_w1))
+    assert trace.grad_var[1] == pytest.approx(np.mean(r**2))
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    ({"depth": 0}, "depth must be >= 1"),
+    ({"width": [8, 8, 8, 8, 8]}, "width list has 5 entries for depth 3"),
+    ({"residual": True, "width": [8, 16, 8]}, "residual stream needs equal widths"),
+    ({"zero_gamma": True}, "zero_gamma sets a norm's gamma"),
+    ({"norm": "group"}, "unknown norm 'group'"),
+    ({"dtype": np.int32}, "dtype must be float32 or float64"),
+])
+def test_bad_arguments_get_clear_errors(kwargs, message):
+    """Arguments that cannot describe a network raise a SimulationError/ValueError saying why."""
+    args = {"depth": 3, "width": 8, "batch": 4, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        initkit.simulate("he", "relu", **args)
+
+
+def test_unknown_init_in_simulate():
+    """An unknown initializer name is an UnknownNameError, a SimulationError is not raised instead."""
+    with pytest.raises(initkit.UnknownNameError):
+        initkit.simulate("hee", depth=2, width=4)
+    assert issubclass(SimulationError, initkit.InitkitError)
