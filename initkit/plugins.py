@@ -30,7 +30,7 @@ ENV_PLUGINS = "INITKIT_PLUGINS"
 ENV_DISABLE_AUTOLOAD = "INITKIT_DISABLE_PLUGIN_AUTOLOAD"
 
 #: Built-in plugin modules, registered first, under these names.
-BUILTIN_PLUGINS = ("initkit.builtin_initializers", "initkit.builtin_activations")
+BUILTIN_PLUGINS = ("initkit.builtin_initializers", "initkit.builtin_activations", "initkit.lsuv")
 
 
 class PluginWarning(UserWarning):
@@ -93,9 +93,14 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
 def _register(pm: pluggy.PluginManager, plugin: object, name: str, label: str) -> bool:
     try:
         pm.register(plugin, name=name)
-    except Exception as exc:  # e.g. a hookimpl with a misspelled hook or argument
+    except Exception as exc:  # e.g. a hookimpl whose arguments do not match its hook
         warn_plugin(label, f"could not be registered and was skipped: {_describe(exc)}")
         return False
+    known = sorted(n for n in dir(hookspecs) if n.startswith("initkit_"))
+    for caller in pm.get_hookcallers(plugin) or []:
+        if not caller.has_spec():  # pluggy accepts unknown hook names silently
+            warn_plugin(label, f"implements {caller.name!r}, which is not an initkit hook, so "
+                        f"it is never called; the hooks are {', '.join(known)}")
     return True
 
 

@@ -73,3 +73,18 @@ def test_rng_of_the_wrong_type_is_a_clear_error():
     """Passing numpy's legacy RandomState explains how to make a Generator."""
     with pytest.raises(TypeError, match="default_rng"):
         initkit.get_initializer("he")((4, 3), np.random.RandomState(0))
+
+
+def test_misspelled_hook_is_reported(tmp_path):
+    """A plugin file whose hook name is misspelled loads with a PluginWarning naming the hook."""
+    plugin = tmp_path / "misspelled_plugin.py"
+    plugin.write_text(
+        "import initkit\n\n@initkit.hookimpl\ndef initkit_register_initialisers(register):\n"
+        "    register('never', lambda shape, rng, dtype=float: None)\n"
+    )
+    with pytest.warns(initkit.PluginWarning, match="'initkit_register_initialisers'.*never called"):
+        name = initkit.load_plugin(str(plugin))
+    try:
+        assert "never" not in initkit.initializers()
+    finally:
+        initkit.unregister_plugin(name)
