@@ -1,12 +1,14 @@
 """initkit: a teaching kit about neural-network weight initialization.
 
 The public surface is re-exported here; the modules behind it are private in the sense that
-their layout may change. ``initkit.theory`` is public as a module.
+their layout may change. ``initkit.theory``, ``initkit.nn`` (the numpy engine),
+``initkit.train`` (``fit`` and ``History``) and ``initkit.data`` (offline datasets) are public
+as modules; ``initkit.testing`` (the plugin conformance suite) is imported on its own.
 """
 
 from __future__ import annotations
 
-from . import theory
+from . import data, nn, theory, train
 from .errors import (
     DuplicateNameError,
     FanError,
@@ -48,13 +50,16 @@ __all__ = [
     "activations",
     "calculate_gain",
     "compute_fans",
+    "data",
     "get_activation",
     "get_initializer",
     "hookimpl",
     "initializers",
     "load_plugin",
+    "nn",
     "register_plugin",
     "simulate",
     "theory",
+    "train",
     "unregister_plugin",
 ]

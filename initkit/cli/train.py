@@ -1,0 +1,194 @@
+"""``initkit train``: train a model on a data set with one or several initializers."""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from typing import Any
+
+import click
+
+from .format import format_table
+
+DATASET_NAMES = ["digits", "mnist", "circles", "adding", "copy"]
+
+
+def _parse_params(pairs: tuple[str, ...]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--init-param")
+        try:
+            params[key] = float(value)
+        except ValueError:
+            params[key] = value
+    return params
+
+
+def _load(dataset: str, data_dir: str | None, seed: int):
+    from ..data import DataFallbackWarning, load_dataset
+
+    kwargs: dict[str, Any] = {"path": data_dir} if dataset == "mnist" else {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataFallbackWarning)
+        data = load_dataset(dataset, **kwargs) if dataset == "mnist" else \
+            load_dataset(dataset, seed=seed)
+    for w in caught:
+        if issubclass(w.category, DataFallbackWarning):
+            click.echo(f"notice: {w.message}", err=True)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return data
+
+
+def _mean_first_last(grad_norms) -> tuple[float, float]:
+    import numpy as np
+
+    if grad_norms.size == 0:
+        return math.nan, math.nan
+    with np.errstate(invalid="ignore"):
+        means = np.nanmean(grad_norms, axis=0) if np.isfinite(grad_norms).any() else \
+            np.full(grad_norms.shape[1], np.nan)
+    return float(means[0]), float(means[-1])
+
+
+@click.command("train")
+@click.option("--dataset", type=click.Choice(DATASET_NAMES), default="digits",
+              show_default=True, help="mnist falls back to digits when not on disk.")
+@click.option("--init", "init", default="he", show_default=True,
+              help="Registered initializer (see `initkit list`); for adding/copy it is W_hh's.")
+@click.option("--compare", default=None, metavar="INIT,INIT,...",
+              help="Train once per initializer and print one table (overrides --init).")
+@click.option("--init-param", "init_param", multiple=True, metavar="KEY=VALUE",
+              help="Keyword parameter of the initializer, e.g. value=0.5 (repeatable).")
+@click.option("--activation", default=None,
+              help="Registered activation [default: relu; tanh for adding/copy].")
+@click.option("--depth", default=2, show_default=True, type=click.IntRange(min=1),
+              help="Hidden layers of the MLP (ignored by the RNN).")
+@click.option("--width", default=64, show_default=True, type=click.IntRange(min=1),
+              help="Units per hidden layer (hidden units of the RNN).")
+@click.option("--epochs", default=5, show_default=True, type=click.IntRange(min=1))
+@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=1))
+@click.option("--optimizer", type=click.Choice(["sgd", "adam"]), default="sgd",
+              show_default=True)
+@click.option("--lr", default=None, type=click.FloatRange(min=0, min_open=True),
+              help="Learning rate [default: sgd 0.01, adam 0.001].")
+@click.option("--momentum", default=0.9, show_default=True, type=click.FloatRange(0, 1))
+@click.option("--seed", default=0, show_default=True, help="Seed of weights and batches.")
+@click.option("--residual", is_flag=True, help="Residual blocks (equal hidden widths).")
+@click.option("--norm", type=click.Choice(["layer", "rms", "batch"]), default=None)
+@click.option("--zero-gamma", is_flag=True, help="Start each norm's gamma at 0.")
+@click.option("--dtype", type=click.Choice(["float32", "float64"]), default="float32",
+              show_default=True)
+@click.option("--data-dir", default=None, type=click.Path(file_okay=False),
+              help="Where MNIST is [default: $INITKIT_DATA_DIR or ~/.cache/initkit].")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar [default: on a terminal only].")
+@click.option("--json", "as_json", is_flag=True, help="Print the History as JSON.")
+def train_command(dataset: str, init: str, compare: str | None, init_param: tuple[str, ...],
+                  activation: str | None, depth: int, width: int, epochs: int,
+                  batch_size: int, optimizer: str, lr: float | None, momentum: float,
+                  seed: int, residual: bool, norm: str | None, zero_gamma: bool, dtype: str,
+                  data_dir: str | None, progress: bool | None, as_json: bool) -> None:
+    """Train an MLP (or an RNN on adding/copy) and print its learning curve.
+
+    With --compare he,xavier,constant it trains one model per initializer on the same
+    data, batches and seed, and prints one row each.
+    """
+    from ..nn import symmetry
+    from ..registry import get_activation, get_initializer
+    from ..train import build_model, fit
+
+    params = _parse_params(init_param)
+    inits = [s.strip() for s in compare.split(",") if s.strip()] if compare else [init]
+    if not inits:
+        raise click.BadParameter("give at least one initializer", param_hint="--compare")
+    for name in inits:
+        get_initializer(name)  # an unknown name fails before any training, listing the known
+    if activation:
+        get_activation(activation)
+    data = _load(dataset, data_dir, seed)
+    runs = []
+    for name in inits:
+        model = build_model(data, init=name, activation=activation, depth=depth, width=width,
+                            residual=residual, norm=norm, zero_gamma=zero_gamma,
+                            init_params=params, dtype=dtype, seed=seed)
+        history = fit(model, data, epochs=epochs, batch_size=batch_size, lr=lr,
+                      optimizer=optimizer, momentum=momentum, seed=seed, progress=progress,
+                      label=name)
+        runs.append((name, model, history))
+    if as_json:
+        payload = [{**h.to_dict(), "dataset": data.name, "symmetry": symmetry(m).n_distinct}
+                   for _, m, h in runs]
+        click.echo(json.dumps(payload[0] if not compare else {"runs": payload}, indent=2))
+        return
+    _, model, first = runs[0]
+    click.echo(f"dataset={data.name} ({len(data.x_train)} train / {len(data.x_test)} test, "
+               f"{data.source})")
+    click.echo(f"model={_describe(model, show_init=not compare)}")
+    click.echo(f"optimizer={first.config['optimizer']} lr={first.config['lr']:g} "
+               f"batch={batch_size} epochs={epochs} seed={seed}")
+    if compare:
+        _print_comparison(runs)
+    else:
+        _print_curve(first)
+
+
+def _describe(model, show_init: bool = True) -> str:
+    config = getattr(model, "config", {})
+    if "widths" not in config:
+        return repr(model)
+    widths = config["widths"]
+    hidden = widths[1:-1]
+    middle = (f"{hidden[0]}x{len(hidden)}" if len(set(hidden)) == 1 and len(hidden) > 1
+              else "-".join(map(str, hidden)))
+    text = f"MLP {widths[0]}-{middle}-{widths[-1]} {config['activation']}"
+    text += f" init={config['init']}" if show_init else ""
+    text += " residual" if config["residual"] else ""
+    text += f" norm={config['norm']}" if config["norm"] else ""
+    return text + f" {config['dtype']}"
+
+
+def _print_curve(history) -> None:
+    import numpy as np
+
+    per_epoch = max(1, history.steps // max(1, history.epochs))
+    rows = []
+    for e in range(history.epochs):
+        block = history.grad_norms[e * per_epoch:(e + 1) * per_epoch]
+        first, last = _mean_first_last(block)
+        rows.append([e + 1, history.epoch_loss[e], history.epoch_accuracy[e],
+                     history.test_loss[e], history.test_accuracy[e], first, last,
+                     float(history.epoch_time[e])])
+    click.echo(format_table(["epoch", "train loss", "train acc", "test loss", "test acc",
+                             "|dW| first", "|dW| last", "time s"], rows))
+    if history.diverged:
+        click.echo(f"diverged: the loss became {history.loss[-1]} at step "
+                   f"{history.diverged_step}; try a smaller --lr or another --init")
+    else:
+        acc = history.final_test_accuracy
+        click.echo(f"final: train loss {history.epoch_loss[-1]:.4f}"
+                   + ("" if np.isnan(acc) else f", test accuracy {acc:.4f}")
+                   + f" ({history.wall_time:.2f} s)")
+
+
+def _print_comparison(runs) -> None:
+    from ..nn import symmetry
+
+    rows = []
+    for name, model, h in runs:
+        first, last = _mean_first_last(h.grad_norms)
+        distinct = symmetry(model).n_distinct
+        rows.append([name,
+                     h.epoch_loss[-1] if h.epochs else math.nan,
+                     h.test_loss[-1] if h.epochs else math.nan,
+                     h.test_accuracy[-1] if h.epochs else math.nan,
+                     first, last, str(min(distinct)) if distinct else "-",
+                     "yes" if h.diverged else "no", h.wall_time])
+    click.echo(format_table(["init", "train loss", "test loss", "test acc", "|dW| first",
+                             "|dW| last", "distinct units", "diverged", "time s"], rows))
+
+
+COMMANDS = [train_command]

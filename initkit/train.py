@@ -1,0 +1,282 @@
+"""``fit``: the training loop, and ``History``: what happened at every step and epoch.
+
+One step: forward a mini-batch, loss, backward (every parameter's ``.grad``), optimizer
+step. ``fit`` records the loss and accuracy of every step's batch, the Frobenius norm of
+each weight matrix's gradient, and at the end of every epoch the mean train loss/accuracy
+and the test loss/accuracy. A loss that becomes NaN or inf (a diverging run, e.g. the
+lesson's ``bad`` init with a large learning rate) stops the run cleanly with
+``History.diverged = True``; it never raises.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import DTypeLike
+
+from .data import Dataset, load_dataset
+from .nn import (
+    MLP,
+    RNN,
+    EngineError,
+    Loss,
+    Module,
+    Optimizer,
+    get_loss,
+    make_optimizer,
+)
+from .nn.layers import Dense
+from .progress import ProgressBar
+
+Hook = Callable[[int, Module, dict[str, Any]], None]
+
+
+@dataclass
+class History:
+    """A training run, step by step and epoch by epoch (read by the plotting helper).
+
+    Attributes:
+        label: a name for the run (e.g. the initializer).
+        loss, accuracy: per step, on that step's training batch (accuracy is nan for a
+            regression task).
+        epoch_loss, epoch_accuracy: per epoch, the mean over that epoch's batches.
+        test_loss, test_accuracy: per epoch, on the whole test set.
+        grad_norms: shape (steps, n_layers), ||dL/dW||_F of each weight matrix per step.
+        layer_names: the weight matrices ``grad_norms``' columns are about.
+        epoch_time: seconds since the start at the end of each epoch.
+        diverged: the loss became NaN or inf; the run stopped at ``diverged_step``.
+        wall_time: seconds the whole run took.
+        config: the settings of the run (model, optimizer, data).
+    """
+
+    label: str
+    loss: np.ndarray
+    accuracy: np.ndarray
+    epoch_loss: np.ndarray
+    epoch_accuracy: np.ndarray
+    test_loss: np.ndarray
+    test_accuracy: np.ndarray
+    grad_norms: np.ndarray
+    layer_names: list[str] = field(default_factory=list)
+    epoch_time: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    diverged: bool = False
+    diverged_step: int | None = None
+    wall_time: float = 0.0
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def steps(self) -> int:
+        return len(self.loss)
+
+    @property
+    def epochs(self) -> int:
+        return len(self.epoch_loss)
+
+    @property
+    def final_test_accuracy(self) -> float:
+        return float(self.test_accuracy[-1]) if len(self.test_accuracy) else math.nan
+
+    def time_to_accuracy(self, threshold: float) -> float | None:
+        """Seconds until the test accuracy first reached ``threshold`` (None if never)."""
+        hits = np.flatnonzero(self.test_accuracy >= threshold)
+        return float(self.epoch_time[hits[0]]) if hits.size else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (NaN and inf become None)."""
+        def clean(values: np.ndarray) -> list[Any]:
+            arr = np.asarray(values, dtype=np.float64)
+            if arr.ndim == 2:
+                return [clean(row) for row in arr]
+            return [v if math.isfinite(v) else None for v in arr.tolist()]
+
+        return {
+            "label": self.label, "steps": self.steps, "epochs": self.epochs,
+            "diverged": self.diverged, "diverged_step": self.diverged_step,
+            "wall_time": self.wall_time, "config": self.config,
+            "layer_names": list(self.layer_names),
+            "loss": clean(self.loss), "accuracy": clean(self.accuracy),
+            "epoch_loss": clean(self.epoch_loss), "epoch_accuracy": clean(self.epoch_accuracy),
+            "test_loss": clean(self.test_loss), "test_accuracy": clean(self.test_accuracy),
+            "epoch_time": clean(self.epoch_time), "grad_norms": clean(self.grad_norms),
+        }
+
+
+def as_dataset(data: Dataset | str | Sequence[np.ndarray]) -> Dataset:
+    """A Dataset from a Dataset, a name (``"digits"``) or arrays (x, y[, x_test, y_test])."""
+    if isinstance(data, Dataset):
+        return data
+    if isinstance(data, str):
+        return load_dataset(data)
+    arrays = list(data)
+    if len(arrays) not in (2, 4):
+        raise EngineError("data must be a Dataset, a dataset name, or (x, y) or "
+                          "(x_train, y_train, x_test, y_test)")
+    x, y = np.asarray(arrays[0]), np.asarray(arrays[1])
+    x_test, y_test = (np.asarray(arrays[2]), np.asarray(arrays[3])) if len(arrays) == 4 \
+        else (x[:0], y[:0])
+    classification = np.issubdtype(y.dtype, np.integer)
+    return Dataset("arrays", x, y, x_test, y_test,
+                   task="classification" if classification else "regression",
+                   n_classes=int(y.max()) + 1 if classification and y.size else None)
+
+
+def _accuracy(output: np.ndarray, target: np.ndarray) -> float:
+    return float(np.mean(output.argmax(axis=-1) == target))
+
+
+def evaluate(model: Module, x: np.ndarray, y: np.ndarray, loss: Loss,
+             batch_size: int = 1024) -> tuple[float, float]:
+    """Mean loss and accuracy of ``model`` on (x, y), in chunks (accuracy nan if regression)."""
+    if len(x) == 0:
+        return math.nan, math.nan
+    total_loss = total_acc = 0.0
+    for start in range(0, len(x), batch_size):
+        xb, yb = x[start:start + batch_size], y[start:start + batch_size]
+        out = model.forward(xb)
+        total_loss += loss(out, yb) * len(xb)
+        if loss.classification:
+            total_acc += _accuracy(out, yb) * len(xb)
+    n = len(x)
+    return total_loss / n, (total_acc / n if loss.classification else math.nan)
+
+
+def _uses_lsuv(model: Module) -> bool:
+    """True if a Dense layer of a feed-forward model was built with the "lsuv" initializer."""
+    if isinstance(model, RNN):  # an RNN keeps LSUV's orthonormal pre-init only
+        return False
+    return any(isinstance(m, Dense) and m.init_name == "lsuv" for m in model.modules())
+
+
+def fit(model: Module, data: Dataset | str | Sequence[np.ndarray], epochs: int = 5,
+        batch_size: int | None = 64, lr: float | None = None,
+        optimizer: str | Optimizer = "sgd", momentum: float = 0.9,
+        loss: str | Loss | None = None, seed: int = 0, hooks: Sequence[Hook] = (),
+        progress: bool | None = None, label: str | None = None,
+        max_steps: int | None = None, eval_batch_size: int = 1024) -> History:
+    """Train ``model`` on ``data``; return its History. Never raises on divergence.
+
+    Args:
+        model: an ``initkit.nn`` model (MLP, RNN, Sequential ...).
+        data: a Dataset, a name for ``initkit.data.load_dataset``, or arrays.
+        epochs: passes over the training set.
+        batch_size: mini-batch size; None for full-batch gradient descent.
+        lr: learning rate (default: SGD 0.01, Adam 1e-3).
+        optimizer: ``"sgd"`` (with ``momentum``), ``"adam"``, or an Optimizer instance.
+        momentum: SGD momentum (0 for plain gradient descent).
+        loss: ``"cross_entropy"`` / ``"mse"`` / a Loss; default from the data's task.
+        seed: seed of the batch shuffling (the model's own seed sets its weights).
+        hooks: ``hook(step, model, info)`` called after every step, ``info`` holding
+            ``epoch``, ``loss`` and ``accuracy``; e.g. ``initkit.nn.Recorder()``. With no
+            hooks nothing extra is computed.
+        progress: show a progress bar (None: automatic, see ``initkit.progress``).
+        label: the History's label (default: the model's initializer).
+        max_steps: stop after this many steps.
+        eval_batch_size: chunk size of the test-set evaluation.
+
+    Returns:
+        the History. If the model has a layer initialised with ``"lsuv"``, LSUV
+        (``initkit.lsuv.lsuv``) first rescales it on the first training batch.
+    """
+    dataset = as_dataset(data)
+    loss_fn = get_loss(loss or ("cross_entropy" if dataset.task == "classification" else "mse"))
+    opt = optimizer if isinstance(optimizer, Optimizer) else make_optimizer(
+        optimizer, model.parameters(), lr=lr, momentum=momentum)
+    dtype = model.dtype
+    x_train = np.asarray(dataset.x_train, dtype=dtype)
+    x_test = np.asarray(dataset.x_test, dtype=dtype)
+    n = len(x_train)
+    per_epoch = 1 if batch_size is None else math.ceil(n / batch_size)
+    total = epochs * per_epoch if max_steps is None else min(max_steps, epochs * per_epoch)
+    weights = model.weights()
+    config = {**getattr(model, "config", {}), "dataset": dataset.name, "epochs": epochs,
+              "batch_size": batch_size, "optimizer": type(opt).__name__.lower(),
+              "lr": opt.lr, "momentum": momentum if type(opt).__name__ == "SGD" else None,
+              "loss": loss_fn.name, "seed": seed}
+    label = label or str(config.get("init") or config.get("init_hh") or type(model).__name__)
+    losses = np.full(total, np.nan)
+    accs = np.full(total, np.nan)
+    grad_norms = np.full((total, len(weights)), np.nan)
+    epoch_loss, epoch_acc, test_loss, test_acc, epoch_time = [], [], [], [], []
+    rng = np.random.default_rng(seed)
+    diverged_step = None
+    step = 0
+    start = time.perf_counter()
+    if _uses_lsuv(model) and n:
+        from .lsuv import lsuv
+
+        lsuv(model, x_train[rng.permutation(n)[:max(batch_size or n, 2)]])
+    with ProgressBar(total, label, enabled=progress) as bar, \
+            np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        for epoch in range(epochs):
+            first = step
+            order = rng.permutation(n)
+            size = n if batch_size is None else batch_size
+            for begin in range(0, n, size):
+                if step >= total:
+                    break
+                idx = order[begin:begin + size]
+                xb, yb = x_train[idx], dataset.y_train[idx]
+                out = model.forward(xb)
+                value = loss_fn(out, yb)
+                losses[step] = value
+                if not math.isfinite(value):
+                    diverged_step = step
+                    break
+                model.backward(loss_fn.backward())
+                for j, w in enumerate(weights):
+                    grad_norms[step, j] = np.linalg.norm(w.grad)
+                opt.step()
+                if loss_fn.classification:
+                    accs[step] = _accuracy(out, yb)
+                if hooks:
+                    info = {"epoch": epoch, "loss": value, "accuracy": accs[step]}
+                    for hook in hooks:
+                        hook(step, model, info)
+                step += 1
+                bar.update(status=f"loss {value:.4f}")
+            if diverged_step is not None or step == first:
+                break
+            epoch_loss.append(float(np.mean(losses[first:step])))
+            epoch_acc.append(float(np.mean(accs[first:step])))
+            t_loss, t_acc = evaluate(model, x_test, dataset.y_test, loss_fn, eval_batch_size)
+            test_loss.append(t_loss)
+            test_acc.append(t_acc)
+            epoch_time.append(time.perf_counter() - start)
+            bar.update(0, status=f"epoch {epoch + 1}: loss {epoch_loss[-1]:.4f}"
+                       + (f" test acc {t_acc:.3f}" if math.isfinite(t_acc) else ""), force=True)
+    end = step + (1 if diverged_step is not None else 0)
+    return History(
+        label=label, loss=losses[:end], accuracy=accs[:end],
+        epoch_loss=np.array(epoch_loss), epoch_accuracy=np.array(epoch_acc),
+        test_loss=np.array(test_loss), test_accuracy=np.array(test_acc),
+        grad_norms=grad_norms[:end], layer_names=[w.name for w in weights],
+        epoch_time=np.array(epoch_time), diverged=diverged_step is not None,
+        diverged_step=diverged_step, wall_time=time.perf_counter() - start, config=config)
+
+
+def build_model(data: Dataset, init: str = "he", activation: str | None = None,
+                depth: int = 1, width: int = 64, residual: bool = False,
+                norm: str | None = None, zero_gamma: bool = False,
+                init_params: Mapping[str, Any] | None = None,
+                dtype: DTypeLike = np.float32, seed: int = 0) -> Module:
+    """The model the CLI and the exercises train on ``data``.
+
+    An MLP with ``depth`` hidden layers of ``width`` units for flat inputs; for sequences
+    (adding, copy) an RNN with ``width`` hidden units whose recurrent weight W_hh comes from
+    ``init`` (W_xh and the read-out from xavier), reading out every step for ``copy``.
+    ``activation`` defaults to relu for an MLP and tanh for an RNN.
+    """
+    if depth < 1 or width < 1:
+        raise EngineError(f"depth and width must be >= 1, got depth={depth}, width={width}")
+    if data.is_sequence:
+        return RNN(data.n_features, width, data.n_outputs, activation=activation or "tanh",
+                   init_hh=init, hh_params=init_params, many_to_many=data.y_train.ndim == 2
+                   and data.task == "classification", dtype=dtype, seed=seed)
+    widths = [data.n_features, *([width] * depth), data.n_outputs]
+    return MLP(widths, activation=activation or "relu", init=init, init_params=init_params,
+               residual=residual, norm=norm, zero_gamma=zero_gamma, dtype=dtype, seed=seed)

@@ -1,0 +1,138 @@
+"""Tests of ``initkit train`` and ``initkit data`` run as real subprocesses."""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import hashlib
+import http.server
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from initkit.data import write_idx
+from initkit.data.mnist import MNIST_FILES
+
+INITKIT = str(Path(sys.executable).with_name("initkit"))
+
+
+def run(*args, env=None, timeout=120):
+    full_env = {**os.environ, "INITKIT_DISABLE_PLUGIN_AUTOLOAD": "1", "no_proxy": "127.0.0.1",
+                **(env or {})}
+    return subprocess.run([INITKIT, *args], capture_output=True, text=True, env=full_env,
+                          timeout=timeout)
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):
+        pass
+
+
+@pytest.fixture
+def mirror(tmp_path_factory):
+    """A loopback HTTP server serving tiny real-format MNIST .gz files; yields its URL."""
+    folder = tmp_path_factory.mktemp("mirror")
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 12), ("test", 5)):
+        images, labels = MNIST_FILES[split]
+        write_idx(folder / f"{images}.gz", rng.integers(0, 256, (n, 28, 28), dtype=np.uint8))
+        write_idx(folder / f"{labels}.gz", rng.integers(0, 10, n, dtype=np.uint8))
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/", folder
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_train_readme_example_prints_the_curve(tmp_path):
+    """The README's command trains on digits (MNIST absent) and prints one row per epoch."""
+    result = run("train", "--dataset", "mnist", "--init", "he", "--activation", "relu",
+                 "--depth", "10", "--width", "64", "--epochs", "5",
+                 env={"INITKIT_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    assert "notice: MNIST not found" in result.stderr  # one line, not a warning traceback
+    assert "Warning" not in result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("dataset=digits")
+    assert "MLP 64-64x10-10 relu init=he_normal float32" in lines[1]
+    rows = [line.split() for line in lines if line.split() and line.split()[0].isdigit()]
+    assert [int(r[0]) for r in rows] == [1, 2, 3, 4, 5]
+    train_loss = [float(r[1]) for r in rows]
+    assert train_loss[-1] < train_loss[0]
+    assert lines[-1].startswith("final: train loss")
+
+
+def test_train_compare_prints_one_row_per_init():
+    """--compare trains each init; constant collapses to one distinct unit and stays at chance."""
+    result = run("train", "--compare", "he,xavier,constant", "--depth", "2", "--epochs", "3")
+    assert result.returncode == 0, result.stderr
+    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()
+            if line.split() and line.split()[0] in ("he", "xavier", "constant")}
+    assert set(rows) == {"he", "xavier", "constant"}
+    header = [line for line in result.stdout.splitlines() if line.startswith("init")][0].split()
+    assert header[:4] == ["init", "train", "loss", "test"]
+    acc = {name: float(row[3]) for name, row in rows.items()}
+    assert acc["he"] > 0.8 and acc["constant"] < 0.2
+    assert rows["constant"][6] == "1" and rows["he"][6] == "64"
+
+
+def test_train_json_is_the_history():
+    """--json prints History.to_dict() with per-epoch lists as long as --epochs."""
+    result = run("train", "--dataset", "circles", "--epochs", "4", "--batch-size", "50",
+                 "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["dataset"] == "circles" and data["label"] == "he"
+    assert len(data["test_accuracy"]) == 4 and data["diverged"] is False
+    assert len(data["grad_norms"]) == data["steps"] == 4 * 6
+
+
+def test_train_unknown_init_is_one_error_line():
+    """An unknown initializer exits 1 with one 'error:' line suggesting the right name."""
+    result = run("train", "--init", "xavir", "--epochs", "1")
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: unknown initializer 'xavir'")
+    assert "'xavier'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_train_bad_init_param_is_a_usage_error():
+    """A malformed --init-param is a usage error (exit 2)."""
+    result = run("train", "--init-param", "value", "--epochs", "1")
+    assert result.returncode == 2 and "KEY=VALUE" in result.stderr
+
+
+def test_data_fetch_from_loopback_mirror(tmp_path, mirror):
+    """`initkit data fetch mnist --mirror URL --dir DIR` downloads, verifies, and is ready."""
+    url, folder = mirror
+    sums = tmp_path / "SHA256SUMS"
+    sums.write_text("".join(f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.name}\n"
+                            for p in sorted(folder.glob("*.gz"))))
+    target = tmp_path / "data"
+    result = run("data", "fetch", "mnist", "--mirror", url, "--dir", str(target),
+                 "--checksums", str(sums))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("checksum ok") == 4
+    assert f"MNIST is ready in {target}" in result.stdout
+    for p in folder.glob("*.gz"):
+        assert gzip.open(target / p.name).read() == gzip.open(p).read()
+    info = run("data", "info", "--dir", str(target))
+    assert "mnist: idx files in" in info.stdout
+
+
+def test_data_fetch_checksum_mismatch_fails_cleanly(tmp_path, mirror):
+    """Against MNIST's real checksums the tiny files fail: exit 1, one error line, no files."""
+    url, _ = mirror
+    result = run("data", "fetch", "mnist", "--mirror", url, "--dir", str(tmp_path))
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: train-images-idx3-ubyte.gz from " + url)
+    assert "SHA-256" in result.stderr and "Traceback" not in result.stderr
+    assert not list(tmp_path.iterdir())
