@@ -14,6 +14,7 @@ from functools import partial
 
 import numpy as np
 from numpy.typing import DTypeLike
+from scipy import special
 
 from .fans import Shape, as_shape, compute_fans, select_fan
 from .gain import calculate_gain
@@ -148,7 +149,7 @@ def truncated_normal(shape: Shape, rng: np.random.Generator, std: float = 1.0,
                      mean: float = 0.0, a: float | None = None, b: float | None = None,
                      correct_variance: bool = False,
                      dtype: DTypeLike = np.float64) -> np.ndarray:
-    """N(mean, std^2) with draws outside [a, b] redrawn (``torch.nn.init.trunc_normal_``).
+    """N(mean, std^2) truncated to [a, b] (``torch.nn.init.trunc_normal_``).
 
     PyTorch's default bounds are a = -2, b = 2 (absolute). ``correct_variance=True`` is
     Keras/JAX: std / 0.87962566103423978, cut at 2 of those stds, so that the variance
@@ -156,11 +157,16 @@ def truncated_normal(shape: Shape, rng: np.random.Generator, std: float = 1.0,
     """
     dims = as_shape(shape)
     sampling_std, lower, upper = _truncated_bounds(std, mean, a, b, correct_variance)
-    out = rng.normal(mean, sampling_std, size=dims)
-    bad = (out < lower) | (out > upper)
-    while bad.any():  # rejection: the accepted draws are exactly the truncated normal
-        out[bad] = rng.normal(mean, sampling_std, size=int(bad.sum()))
-        bad = (out < lower) | (out > upper)
+    alpha, beta = (lower - mean) / sampling_std, (upper - mean) / sampling_std
+    # Inverse-CDF sampling (as PyTorch's trunc_normal_): exact for any [a, b], however far
+    # in the tail, where rejection sampling would loop for ever. Sample on the side of the
+    # mean where the CDF has precision (Phi(10) rounds to 1, Phi(-10) does not) and reflect.
+    flip = alpha > 0
+    if flip:
+        alpha, beta = -beta, -alpha
+    u = rng.uniform(special.ndtr(alpha), special.ndtr(beta), size=dims)
+    z = np.clip(special.ndtri(u), alpha, beta)
+    out = mean + sampling_std * (-z if flip else z)
     return out.astype(dtype, copy=False)
 
 
@@ -183,31 +189,37 @@ def identity(shape: Shape, rng: np.random.Generator, gain: float = 1.0,
 # --- declared targets (what the conformance checks compare against) -----------------
 
 
-def _truncated_variance(std: float = 1.0, mean: float = 0.0, a: float | None = None,
-                        b: float | None = None, correct_variance: bool = False) -> float:
-    """Variance of N(mean, s^2) truncated to [a, b] (the textbook formula)."""
+def _truncated_moments(std: float = 1.0, mean: float = 0.0, a: float | None = None,
+                       b: float | None = None, correct_variance: bool = False
+                       ) -> tuple[float, float]:
+    """(mean, variance) of N(mean, s^2) truncated to [a, b] (the textbook formulas).
+
+    With alpha, beta the standardised bounds, Z = Phi(beta) - Phi(alpha):
+    E = mean + s (phi(alpha) - phi(beta)) / Z,
+    Var = s^2 [1 + (alpha phi(alpha) - beta phi(beta)) / Z - ((phi(alpha) - phi(beta)) / Z)^2].
+    Computed on the side of the mean where Phi keeps its precision, then reflected.
+    """
     s, lower, upper = _truncated_bounds(std, mean, a, b, correct_variance)
     alpha, beta = (lower - mean) / s, (upper - mean) / s
+    sign = 1.0
+    if alpha > 0:
+        alpha, beta, sign = -beta, -alpha, -1.0
     pdf = lambda t: math.exp(-t * t / 2) / math.sqrt(2 * math.pi)  # noqa: E731
-    cdf = lambda t: 0.5 * (1 + math.erf(t / math.sqrt(2)))  # noqa: E731
-    z = cdf(beta) - cdf(alpha)
-    ratio = (pdf(alpha) - pdf(beta)) / z
-    return s * s * (1 + (alpha * pdf(alpha) - beta * pdf(beta)) / z - ratio * ratio)
+    z = float(special.ndtr(beta) - special.ndtr(alpha))
+    shift = (pdf(alpha) - pdf(beta)) / z
+    variance = s * s * (1 + (alpha * pdf(alpha) - beta * pdf(beta)) / z - shift * shift)
+    return mean + sign * s * shift, variance
 
 
-def _truncated_mean(std: float = 1.0, mean: float = 0.0, a: float | None = None,
-                    b: float | None = None, correct_variance: bool = False) -> float:
-    s, lower, upper = _truncated_bounds(std, mean, a, b, correct_variance)
-    alpha, beta = (lower - mean) / s, (upper - mean) / s
-    pdf = lambda t: math.exp(-t * t / 2)  # noqa: E731  (normalisations cancel)
-    cdf = lambda t: math.sqrt(math.pi / 2) * (1 + math.erf(t / math.sqrt(2)))  # noqa: E731
-    return mean + s * (pdf(alpha) - pdf(beta)) / (cdf(beta) - cdf(alpha))
+def _he_variance(fan_in: int, fan_out: int, shape: Shape, a: float = 0.0,
+                 mode: str = "fan_in", nonlinearity: str = "leaky_relu") -> float:
+    return calculate_gain(nonlinearity, a) ** 2 / select_fan(shape, mode)
 
 
-def _he_variance(fan_in: int, fan_out: int, a: float = 0.0, mode: str = "fan_in",
-                 nonlinearity: str = "leaky_relu") -> float:
-    fan = fan_in if mode == "fan_in" else fan_out
-    return calculate_gain(nonlinearity, a) ** 2 / fan
+def _orthogonal_variance(fan_in: int, fan_out: int, shape: Shape, gain: float = 1.0) -> float:
+    """Entries of a Haar (semi-)orthogonal (rows, cols) matrix have variance 1 / max(rows,
+    cols); the weight is flattened to (out, fan_in), so not a function of the fans alone."""
+    return gain * gain / max(shape[0], fan_in)
 
 
 def _xavier_variance(fan_in: int, fan_out: int, gain: float = 1.0) -> float:
@@ -230,10 +242,7 @@ def initkit_register_initializers(register) -> None:
     register("lecun_uniform", lecun_uniform, family="lecun", activation="selu",
              variance=lambda fan_in, fan_out: 1.0 / fan_in)
     register("orthogonal", orthogonal, family="orthogonal", activation="linear",
-             orthogonal=True,
-             # entries of a Haar (semi-)orthogonal (rows, cols) matrix have variance
-             # 1 / max(rows, cols); for a dense weight that is 1 / max(fan_in, fan_out)
-             variance=lambda fan_in, fan_out, gain=1.0: gain * gain / max(fan_in, fan_out))
+             orthogonal=True, variance=_orthogonal_variance)
     register("constant", constant, family="constant", activation="linear",
              variance=lambda fan_in, fan_out, value=0.0: 0.0,
              mean=lambda fan_in, fan_out, value=0.0: value)
@@ -249,7 +258,7 @@ def initkit_register_initializers(register) -> None:
              mean=lambda fan_in, fan_out, std=0.6, mean=0.0: mean,
              description="N(0, 0.6^2) whatever the width: the lesson's exploding 'bad' init")
     register("truncated_normal", truncated_normal, family="normal", activation="linear",
-             variance=lambda fan_in, fan_out, **p: _truncated_variance(**p),
-             mean=lambda fan_in, fan_out, **p: _truncated_mean(**p))
+             variance=lambda fan_in, fan_out, **p: _truncated_moments(**p)[1],
+             mean=lambda fan_in, fan_out, **p: _truncated_moments(**p)[0])
     register("identity", identity, aliases=("eye", "dirac"), family="identity",
              activation="linear")

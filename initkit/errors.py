@@ -10,8 +10,12 @@ class InitkitError(Exception):
     """Base class of every error initkit raises on purpose."""
 
 
-class UnknownNameError(InitkitError, KeyError):
-    """A name (initializer, activation, ...) that no plugin registered."""
+class UnknownNameError(InitkitError, KeyError, ValueError):
+    """A name (initializer, activation, ...) that no plugin registered.
+
+    A KeyError (a failed lookup) and a ValueError (what ``torch.nn.init.calculate_gain``
+    raises for an unknown nonlinearity), so code written for either catches it.
+    """
 
     def __init__(self, kind: str, name: str, known: Iterable[str]):
         self.kind = kind

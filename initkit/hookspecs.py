@@ -7,7 +7,8 @@ are the hooks below. The smallest initializer plugin is three lines::
 
     @initkit.hookimpl
     def initkit_register_initializers(register):
-        register("half_normal", lambda shape, rng, dtype=float: 0.5 * rng.standard_normal(shape))
+        register("half_normal",
+                 lambda shape, rng, dtype=float: 0.5 * rng.standard_normal(shape).astype(dtype))
 
 The host calls each hook with a fresh ``register`` callback every time it builds its
 registry, so it can validate every item and name the plugin that sent a bad one
@@ -38,8 +39,9 @@ def initkit_register_initializers(register: Callable[..., None]) -> None:
     ``aliases`` (other names) [()], ``family`` (e.g. "xavier") [the name],
     ``activation`` the nonlinearity it is meant for ["linear"],
     ``variance(fan_in, fan_out, **params) -> float`` the per-entry variance it targets
-    [None: not checked], ``mean(fan_in, fan_out, **params) -> float`` [0.0 when a
-    variance is declared], ``orthogonal`` [False], ``description``, one line with the
+    [None: not checked; a function that also takes ``shape`` is given the weight's shape,
+    for targets that the fans alone do not fix], ``mean(fan_in, fan_out, **params) -> float``
+    [0.0 when a variance is declared], ``orthogonal`` [False], ``description``, one line with the
     formula and the paper [the first line of ``fn``'s docstring].
     """
 

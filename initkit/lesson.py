@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import SimulationError
 from .registry import Activation, Initializer, get_activation, get_initializer
 
 LESSON_INITS = ("xavier", "he", "bad")
@@ -32,8 +33,9 @@ class VarianceSimulator:
     """
 
     def __init__(self, layers: int = 50, width: int = 200, seed: int = 0):
-        if layers < 1 or width < 1:
-            raise ValueError(f"layers and width must be >= 1, got layers={layers}, width={width}")
+        if not all(isinstance(v, int | np.integer) and v >= 1 for v in (layers, width)):
+            raise SimulationError(f"layers and width must be whole numbers >= 1, got "
+                                  f"layers={layers!r}, width={width!r}")
         self.layers = int(layers)
         self.width = int(width)
         self.seed = seed
@@ -49,10 +51,11 @@ class VarianceSimulator:
         rng = np.random.default_rng(self.seed)
         x = rng.normal(size=self.width)
         variances = []
-        for _ in range(self.layers):
-            weight = initializer((self.width, self.width), rng, **init_params)
-            x = act(weight @ x)
-            variances.append(float(np.var(x)))
+        with np.errstate(over="ignore", invalid="ignore"):  # 'bad' may overflow to inf
+            for _ in range(self.layers):
+                weight = initializer((self.width, self.width), rng, **init_params)
+                x = act(weight @ x)
+                variances.append(float(np.var(x)))
         return variances
 
     def table(self, inits: tuple[str, ...] = LESSON_INITS) -> str:

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import SimulationError
+
 NORMS = ("layer", "rms", "batch")
 EPS = 1e-5
 
@@ -37,7 +39,7 @@ def check_norm(kind: str | None) -> str | None:
     """Return ``kind`` if it names a norm (or is None), else raise a clear ValueError."""
     if kind is None or kind in NORMS:
         return kind
-    raise ValueError(f"unknown norm {kind!r}; choose one of {', '.join(NORMS)} or None")
+    raise SimulationError(f"unknown norm {kind!r}; choose one of {', '.join(NORMS)} or None")
 
 
 def norm_forward(z: np.ndarray, kind: str) -> tuple[np.ndarray, NormCache]:

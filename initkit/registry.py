@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DuplicateNameError, PluginError, UnknownNameError
+from .errors import DuplicateNameError, InitkitError, PluginError, UnknownNameError
 from .fans import as_shape, compute_fans
 from .plugins import plugin_manager, warn_plugin
 
@@ -40,6 +40,43 @@ def as_generator(rng: np.random.Generator | int | None) -> np.random.Generator:
         f"rng must be a numpy.random.Generator or an int seed, got {type(rng).__name__}; "
         "make one with numpy.random.default_rng(seed)"
     )
+
+
+def _accepts(fn: Callable[..., Any], name: str) -> bool:
+    try:
+        parameters = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return name in parameters
+
+
+def _declared(target: Callable[..., float], shape: Any, params: dict[str, Any]) -> float:
+    """Call a declared variance/mean: ``(fan_in, fan_out, **params)``, plus ``shape=`` when
+    the function takes it (orthogonal's variance depends on more than the two fans)."""
+    params = {k: v for k, v in params.items() if k != "dtype"}
+    dims = as_shape(shape)
+    if _accepts(target, "shape"):
+        params["shape"] = dims
+    return float(target(*compute_fans(dims), **params))
+
+
+def _raise_for_unknown_params(what: str, plugin: str, fn: Callable[..., Any],
+                              params: Mapping[str, Any]) -> None:
+    """Turn "got an unexpected keyword argument" into an error that lists the valid ones."""
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return
+    if any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
+        return
+    accepted = [n for n, p in signature.parameters.items()
+                if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    unknown = [k for k in params if k not in accepted]
+    if unknown:
+        valid = [n for n in accepted if n not in ("shape", "rng", "x")]
+        raise InitkitError(f"{what} (plugin {plugin!r}) has no parameter "
+                           f"{', '.join(repr(k) for k in unknown)}; it takes: "
+                           f"{', '.join(valid) or 'no parameters'}")
 
 
 @dataclass(frozen=True)
@@ -67,7 +104,14 @@ class Initializer:
     def __call__(self, shape: Any, rng: np.random.Generator | int | None = None,
                  **params: Any) -> np.ndarray:
         dims = as_shape(shape)
-        out = self.fn(dims, as_generator(rng), **params)
+        generator = as_generator(rng)
+        if 0 in dims:  # nothing to draw (PyTorch warns and returns the empty tensor)
+            return np.zeros(dims, dtype=params.get("dtype", np.float64))
+        try:
+            out = self.fn(dims, generator, **params)
+        except TypeError:
+            _raise_for_unknown_params(f"initializer {self.name!r}", self.plugin, self.fn, params)
+            raise
         if not isinstance(out, np.ndarray) or out.shape != dims:
             got = out.shape if isinstance(out, np.ndarray) else type(out).__name__
             raise PluginError(
@@ -80,14 +124,12 @@ class Initializer:
         """The per-entry variance this initializer declares for ``shape``, if it declares one."""
         if self.variance is None:
             return None
-        params.pop("dtype", None)
-        return float(self.variance(*compute_fans(shape), **params))
+        return _declared(self.variance, shape, params)
 
     def target_mean(self, shape: Any, **params: Any) -> float | None:
         """The declared mean (0 when only a variance is declared, None when neither is)."""
-        params.pop("dtype", None)
         if self.mean is not None:
-            return float(self.mean(*compute_fans(shape), **params))
+            return _declared(self.mean, shape, params)
         return 0.0 if self.variance is not None else None
 
     def target_std(self, shape: Any, **params: Any) -> float | None:
@@ -109,11 +151,20 @@ class Activation:
     description: str = ""
 
     def __call__(self, x: np.ndarray, **params: Any) -> np.ndarray:
-        return self.fn(x, **params)
+        try:
+            return self.fn(x, **params)
+        except TypeError:
+            _raise_for_unknown_params(f"activation {self.name!r}", self.plugin, self.fn, params)
+            raise
 
     def grad(self, x: np.ndarray, **params: Any) -> np.ndarray:
         """d phi / dx at ``x``."""
-        return self.derivative(x, **params)
+        try:
+            return self.derivative(x, **params)
+        except TypeError:
+            _raise_for_unknown_params(f"activation {self.name!r}", self.plugin,
+                                      self.derivative, params)
+            raise
 
     def gain_for(self, param: float | None = None) -> float:
         """The gain; for a parametrised activation ``param`` is its first parameter."""
@@ -126,8 +177,8 @@ class Activation:
 
 @dataclass
 class _Registry:
-    items: dict[str, Any] = field(default_factory=dict)  # canonical name -> item
-    lookup: dict[str, str] = field(default_factory=dict)  # name or alias -> canonical name
+    items: dict[str, Any] = field(default_factory=dict)  # casefolded canonical name -> item
+    lookup: dict[str, str] = field(default_factory=dict)  # casefolded name or alias -> key
     conflicts: dict[str, list[str]] = field(default_factory=dict)  # name -> plugins
 
 
@@ -192,9 +243,17 @@ def _plugin_order(name: str) -> int:
 
 
 def _build(hook_name: str, make: Callable[..., Any]) -> _Registry:
+    """Call every plugin's hook with its own ``register`` and collect what it registers.
+
+    Name rules (names match case-insensitively): an alias never overrides anything; one
+    that collides with a name another plugin registered is dropped with a warning, so a
+    plugin cannot take "he" away from the built-ins by aliasing it. Two plugins with the
+    same canonical name (or a canonical name equal to another plugin's alias) make that
+    name ambiguous: using it raises DuplicateNameError naming both; other names still work.
+    """
     pm = plugin_manager()
     registry = _Registry()
-    owner: dict[str, str] = {}  # every name and alias -> the plugin that registered it
+    owner: dict[str, str] = {}  # casefolded name or alias -> the plugin that registered it
     hookimpls = sorted(getattr(pm.hook, hook_name).get_hookimpls(),
                        key=lambda impl: _plugin_order(impl.plugin_name))
     for impl in hookimpls:
@@ -206,46 +265,60 @@ def _build(hook_name: str, make: Callable[..., Any]) -> _Registry:
             except (TypeError, ValueError) as exc:
                 warn_plugin(_plugin, f"registered an invalid item, skipped: {exc}")
                 return
-            keys = (item.name, *item.aliases)
-            taken = [k for k in keys if k in owner and owner[k] != _plugin]
-            for key in taken:
-                registry.conflicts.setdefault(key, [owner[key]]).append(_plugin)
-                warn_plugin(_plugin, f"{key!r} is already registered by plugin {owner[key]!r}; "
-                            "using it by that name raises an error until one of the two "
-                            "plugins renames it")
-            if item.name in taken:  # its aliases would point at the other plugin's item
+            name = item.name.lower()
+            if name in owner and owner[name] != _plugin:
+                registry.conflicts.setdefault(name, [owner[name]]).append(_plugin)
+                warn_plugin(_plugin, f"{item.name!r} is already registered by plugin "
+                            f"{owner[name]!r}; using it by that name raises an error until "
+                            "one of the two plugins renames it")
                 return
-            registry.items[item.name] = item
-            for key in keys:
-                if key not in taken:
-                    owner[key] = _plugin
-                    registry.lookup[key] = item.name
+            if name in registry.items:
+                warn_plugin(_plugin, f"registers {item.name!r} twice; the last one is kept")
+            owner[name] = _plugin
+            registry.items[name] = item
+            registry.lookup[name] = name
+            for alias in (a.lower() for a in item.aliases):
+                if alias in owner and owner[alias] != _plugin:
+                    warn_plugin(_plugin, f"alias {alias!r} of {item.name!r} is already "
+                                f"registered by plugin {owner[alias]!r} and was dropped")
+                    continue
+                owner[alias] = _plugin
+                registry.lookup[alias] = name
 
         try:
-            impl.function(register=register)
+            # a hookimpl may take fewer arguments than the hookspec offers (pluggy's rule)
+            impl.function(**{arg: register for arg in impl.argnames})
         except Exception as exc:  # one plugin's bug must not take the others down
             warn_plugin(plugin, f"its {hook_name} hook raised {type(exc).__name__}: {exc}; "
                         "items it registered before the error are kept")
     return registry
 
 
-_cache: dict[str, tuple[tuple[tuple[str, int], ...], _Registry]] = {}
+#: hook name -> (the (name, plugin) pairs it was built from, the registry). The plugin
+#: objects themselves are kept and compared with ``is``: comparing id()s alone would let a
+#: new plugin that reuses a dead one's id serve the old registry.
+_cache: dict[str, tuple[list[tuple[str, object]], _Registry]] = {}
+
+
+def _same_plugins(a: list[tuple[str, object]], b: list[tuple[str, object]]) -> bool:
+    return len(a) == len(b) and all(
+        x[0] == y[0] and x[1] is y[1] for x, y in zip(a, b, strict=True))
 
 
 def _registry(hook_name: str, make: Callable[..., Any]) -> _Registry:
     pm = plugin_manager()
-    key = tuple(sorted((name, id(plugin)) for name, plugin in pm.list_name_plugin()))
-    key = (*key, ("manager", id(pm)))
+    plugins = sorted(pm.list_name_plugin(), key=lambda pair: pair[0])
+    plugins.append(("<manager>", pm))
     cached = _cache.get(hook_name)
-    if cached is None or cached[0] != key:
-        cached = (key, _build(hook_name, make))
+    if cached is None or not _same_plugins(cached[0], plugins):
+        cached = (plugins, _build(hook_name, make))
         _cache[hook_name] = cached
     return cached[1]
 
 
 def _get(kind: str, registry: _Registry, name: str) -> Any:
     if isinstance(name, str):
-        key = name if name in registry.lookup else name.lower()
+        key = name.lower()
         if key in registry.conflicts:
             raise DuplicateNameError(
                 f"{kind} {name!r} is registered by more than one plugin: "
@@ -259,12 +332,14 @@ def _get(kind: str, registry: _Registry, name: str) -> Any:
 
 def initializers() -> dict[str, Initializer]:
     """All registered initializers by canonical name (aliases resolve in get_initializer)."""
-    return dict(_registry("initkit_register_initializers", _make_initializer).items)
+    items = _registry("initkit_register_initializers", _make_initializer).items.values()
+    return {item.name: item for item in items}
 
 
 def activations() -> dict[str, Activation]:
     """All registered activations by canonical name."""
-    return dict(_registry("initkit_register_activations", _make_activation).items)
+    items = _registry("initkit_register_activations", _make_activation).items.values()
+    return {item.name: item for item in items}
 
 
 def get_initializer(name: str | Initializer) -> Initializer:

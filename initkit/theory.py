@@ -211,10 +211,15 @@ def predict(init: str | Initializer, activation: str | Activation | None, widths
     fan_out * Var(W) * E[phi'^2] (the gradient-independence assumption). The gradient
     through a norm layer is not predicted (NaN).
     """
-    init = get_initializer(init)
+    with np.errstate(over="ignore", invalid="ignore"):  # an exploding init predicts inf
+        return _predict(get_initializer(init), activation, widths, bias_std, residual, norm,
+                        gamma, q_in, dict(init_params or {}), dict(activation_params or {}))
+
+
+def _predict(init: Initializer, activation: str | Activation | None, widths: Sequence[int],
+             bias_std: float, residual: bool, norm: str | None, gamma: float, q_in: float,
+             init_params: dict[str, Any], act_params: dict[str, Any]) -> Prediction:
     act = get_activation(activation or init.activation)
-    init_params = dict(init_params or {})
-    act_params = dict(activation_params or {})
     phi2 = lambda h: act(h, **act_params) ** 2  # noqa: E731
     dphi2 = lambda h: act.grad(h, **act_params) ** 2  # noqa: E731
     depth = len(widths) - 1

@@ -194,3 +194,49 @@ def test_initializers_do_not_touch_global_numpy_state():
     for init in initkit.initializers().values():
         init((8, 4), np.random.default_rng(0))
     np.testing.assert_array_equal(np.random.get_state()[1], before)
+
+
+@pytest.mark.parametrize("shape", [(64, 32, 3, 3), (8, 4, 5), (256, 128), (128, 256)], ids=str)
+def test_orthogonal_declares_the_variance_of_its_flattened_shape(shape):
+    """Orthogonal's declared variance is 1/max(out, in*k) for conv shapes too (it equals the empirical one)."""
+    init = initkit.get_initializer("orthogonal")
+    rows, cols = shape[0], math.prod(shape[1:])
+    assert init.target_variance(shape, gain=1.5) == pytest.approx(2.25 / max(rows, cols))
+    weights = np.stack([init(shape, np.random.default_rng(s)) for s in range(20)])
+    assert weights.var() == pytest.approx(init.target_variance(shape), rel=0.02)
+
+
+def test_he_declared_variance_validates_mode_like_the_draw():
+    """The declared He variance reads mode as the draw does (any case) and rejects a typo."""
+    he = initkit.get_initializer("he_normal")
+    assert he.target_variance((1000, 40), mode="FAN_IN") == pytest.approx(2 / 40)
+    with pytest.raises(ValueError, match="mode must be 'fan_in' or 'fan_out'"):
+        he.target_variance((1000, 40), mode="fanin")
+
+
+@pytest.mark.parametrize("a,b", [(4.5, 6.0), (10.0, 11.0), (-11.0, -10.0)])
+def test_truncated_normal_in_the_far_tail(a, b):
+    """Bounds far in the tail are sampled exactly (inverse CDF), fast, with the declared mean and variance."""
+    init = initkit.get_initializer("truncated_normal")
+    w = init((300, 300), np.random.default_rng(0), a=a, b=b)
+    assert a <= w.min() and w.max() <= b
+    assert w.mean() == pytest.approx(init.target_mean((3, 3), a=a, b=b), abs=5 * w.std() / 300)
+    assert w.var() == pytest.approx(init.target_variance((3, 3), a=a, b=b), rel=0.03)
+
+
+def test_truncated_normal_draws_match_pytorch_distribution():
+    """initkit's and torch's trunc_normal_ agree in distribution (quantiles) for a one-sided window."""
+    ours = initkit.get_initializer("truncated_normal")((400, 400), 0, mean=0.5, std=2.0, a=-1.0,
+                                                          b=3.0)
+    theirs = torch.empty(400, 400, dtype=torch.float64)
+    torch.nn.init.trunc_normal_(theirs, mean=0.5, std=2.0, a=-1.0, b=3.0,
+                                generator=torch.Generator().manual_seed(0))
+    quantiles = [0.05, 0.25, 0.5, 0.75, 0.95]
+    np.testing.assert_allclose(np.quantile(ours, quantiles),
+                               np.quantile(theirs.numpy(), quantiles), atol=0.02)
+
+
+def test_zero_size_shapes_return_empty_arrays():
+    """A weight with a zero dimension is returned empty (as PyTorch does), not a ZeroDivisionError."""
+    for name in ["he_normal", "xavier_uniform", "orthogonal", "lecun_normal"]:
+        assert initkit.get_initializer(name)((0, 5), 0).shape == (0, 5)

@@ -41,9 +41,11 @@ def test_table_is_the_seed_printout():
 
 
 def test_defaults_and_bad_arguments():
-    """Defaults are layers=50, width=200, seed=0; nonsense sizes are a clear ValueError."""
+    """Defaults are layers=50, width=200, seed=0; nonsense sizes are a clear SimulationError."""
     sim = initkit.VarianceSimulator()
     assert (sim.layers, sim.width, sim.seed) == (50, 200, 0)
     assert len(sim.run("he")) == 50
-    with pytest.raises(ValueError, match="layers and width must be >= 1"):
+    with pytest.raises(initkit.SimulationError, match="whole numbers >= 1, got layers=0"):
         initkit.VarianceSimulator(layers=0)
+    with pytest.raises(initkit.SimulationError, match="width=2.5"):
+        initkit.VarianceSimulator(width=2.5)

@@ -88,3 +88,76 @@ def test_misspelled_hook_is_reported(tmp_path):
         assert "never" not in initkit.initializers()
     finally:
         initkit.unregister_plugin(name)
+
+
+def _plugin_with(name: str, aliases=()):
+    class Plugin:
+        @initkit.hookimpl
+        def initkit_register_initializers(self, register):
+            register(name, lambda shape, rng, dtype=float: np.zeros(shape, dtype), aliases=aliases)
+
+    return Plugin()
+
+
+def test_reregistering_under_the_same_name_serves_the_new_plugin():
+    """Unregister then register a different object under the same name: the registry shows the new one, every time."""
+    for round_ in range(50):
+        name = initkit.register_plugin(_plugin_with(f"item_{round_ % 2}"), name="reused-name")
+        try:
+            assert f"item_{round_ % 2}" in initkit.initializers()
+            assert f"item_{(round_ + 1) % 2}" not in initkit.initializers()
+        finally:
+            initkit.unregister_plugin(name)
+
+
+def test_a_plugin_alias_cannot_take_a_builtin_name():
+    """An alias that collides with a built-in name is dropped with a warning; the built-in keeps working."""
+    with pytest.warns(initkit.PluginWarning, match="alias 'he' of 'mine' is already registered"):
+        name = initkit.register_plugin(_plugin_with("mine", aliases=("he",)), name="alias-thief")
+        he = initkit.get_initializer("he")
+    try:
+        assert he.name == "he_normal"
+        assert initkit.get_initializer("mine").plugin == "alias-thief"
+    finally:
+        initkit.unregister_plugin(name)
+
+
+def test_two_plugins_with_one_canonical_name_raise_naming_both():
+    """Two plugins registering the same name make that name an error that names both plugins."""
+    with pytest.warns(initkit.PluginWarning):
+        one = initkit.register_plugin(_plugin_with("twin"), name="plugin-one")
+        two = initkit.register_plugin(_plugin_with("twin"), name="plugin-two")
+        try:
+            with pytest.raises(initkit.DuplicateNameError, match="'plugin-one', 'plugin-two'"):
+                initkit.get_initializer("twin")
+            assert initkit.get_initializer("he").name == "he_normal"
+        finally:
+            initkit.unregister_plugin(one)
+            initkit.unregister_plugin(two)
+
+
+def test_mixed_case_plugin_names_match_case_insensitively():
+    """A plugin's 'MyInit' is found as 'myinit' and 'MYINIT'; listings keep its own spelling."""
+    name = initkit.register_plugin(_plugin_with("MyInit"), name="mixed-case")
+    try:
+        assert initkit.get_initializer("myinit") is initkit.get_initializer("MYINIT")
+        assert "MyInit" in initkit.initializers()
+    finally:
+        initkit.unregister_plugin(name)
+
+
+def test_hookimpl_without_arguments_is_called():
+    """A hookimpl may take fewer arguments than the hook offers (pluggy's rule): it runs, no warning."""
+    calls = []
+
+    class NoArgs:
+        @initkit.hookimpl
+        def initkit_register_initializers(self):
+            calls.append(1)
+
+    name = initkit.register_plugin(NoArgs(), name="no-args")
+    try:
+        initkit.initializers()
+        assert calls
+    finally:
+        initkit.unregister_plugin(name)

@@ -114,22 +114,133 @@ def test_weight_gradient_norm_matches_an_explicit_backward_pass():
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    ({"depth": 0}, "depth must be >= 1"),
+    ({"depth": 0}, "depth must be a whole number >= 1, got 0"),
+    ({"depth": 2.5}, "depth must be a whole number >= 1, got 2.5"),
+    ({"width": 8.0}, "width must be an int or a list of ints"),
     ({"width": [8, 8, 8, 8, 8]}, "width list has 5 entries for depth 3"),
+    ({"bias_std": -0.1}, "bias_std must be a number >= 0"),
     ({"residual": True, "width": [8, 16, 8]}, "residual stream needs equal widths"),
     ({"zero_gamma": True}, "zero_gamma sets a norm's gamma"),
     ({"norm": "group"}, "unknown norm 'group'"),
     ({"dtype": np.int32}, "dtype must be float32 or float64"),
 ])
 def test_bad_arguments_get_clear_errors(kwargs, message):
-    """Arguments that cannot describe a network raise a SimulationError/ValueError saying why."""
+    """Arguments that cannot describe a network raise a SimulationError saying why."""
     args = {"depth": 3, "width": 8, "batch": 4, **kwargs}
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(SimulationError, match=message):
         initkit.simulate("he", "relu", **args)
 
 
+def test_parameter_typos_name_the_valid_parameters():
+    """A misspelled init or activation parameter is an InitkitError that lists the real ones."""
+    with pytest.raises(initkit.InitkitError, match="no parameter 'negative_slope'; it takes: a, mode"):
+        initkit.simulate("he", "relu", depth=2, width=4, init_params={"negative_slope": 0.1})
+    with pytest.raises(initkit.InitkitError, match="activation 'leaky_relu'.*it takes: slope"):
+        initkit.simulate("he", "leaky_relu", depth=2, width=4,
+                         activation_params={"negative_slope": 0.1})
+
+
 def test_unknown_init_in_simulate():
-    """An unknown initializer name is an UnknownNameError, a SimulationError is not raised instead."""
-    with pytest.raises(initkit.UnknownNameError):
+    """An unknown initializer name is an UnknownNameError listing close matches."""
+    with pytest.raises(initkit.UnknownNameError, match="Did you mean 'he'"):
         initkit.simulate("hee", depth=2, width=4)
-    assert issubclass(SimulationError, initkit.InitkitError)
+
+
+def _torch_reference(init, act_name, widths, batch, seed, bias_std, residual, norm, gamma):
+    """The same network, forward and backward, with torch autograd (float64)."""
+    import torch
+
+    from initkit.norms import EPS
+
+    rng = np.random.default_rng(seed)
+    depth = len(widths) - 1
+    initializer = initkit.get_initializer(init)
+    x = rng.standard_normal((batch, widths[0]))
+    weights = [initializer((widths[l + 1], widths[l]), rng) for l in range(depth)]
+    biases = [rng.normal(0.0, bias_std, widths[l + 1]) if bias_std > 0 else None
+              for l in range(depth)]
+    phi = {"relu": torch.relu, "tanh": torch.tanh, "selu": torch.selu,
+           "gelu": lambda t: torch.nn.functional.gelu(t, approximate="tanh")}[act_name]
+    tw = [torch.tensor(w, requires_grad=True) for w in weights]
+    stream = out = torch.tensor(x)
+    hs = []
+    for l in range(depth):
+        z = (phi(stream) if residual else out) @ tw[l].T
+        if biases[l] is not None:
+            z = z + torch.tensor(biases[l])
+        if norm == "layer":
+            z = torch.nn.functional.layer_norm(z, z.shape[-1:], eps=EPS)
+        elif norm == "rms":
+            z = z / torch.sqrt((z * z).mean(-1, keepdim=True) + EPS)
+        elif norm == "batch":
+            centred = z - z.mean(0, keepdim=True)
+            z = centred / torch.sqrt((centred**2).mean(0, keepdim=True) + EPS)
+        z = z * gamma if norm else z
+        h = stream + z if residual else z
+        h.retain_grad()
+        hs.append(h)
+        out = h if residual else phi(h)
+        stream = h
+    r = torch.tensor(rng.standard_normal(tuple(stream.shape)))
+    (r * out).sum().backward()
+    return (np.array([float((h.grad**2).mean()) for h in hs]),
+            np.array([float(torch.linalg.norm(w.grad)) / batch for w in tw]))
+
+
+@pytest.mark.parametrize("act", ["relu", "tanh", "selu", "gelu"])
+@pytest.mark.parametrize("residual", [False, True], ids=["plain", "residual"])
+@pytest.mark.parametrize("norm", [None, "layer", "rms", "batch"])
+def test_backward_pass_equals_torch_autograd(act, residual, norm):
+    """grad_var and |dL/dW| per layer equal torch autograd's on the same weights, biases and loss."""
+    widths = [16] * 5 if residual else [16, 24, 8, 32, 12]
+    trace = initkit.simulate("he", act, depth=4, width=widths, batch=7, seed=3, bias_std=0.3,
+                             residual=residual, norm=norm)
+    grad_var, weight_grad_norm = _torch_reference("he", act, widths, 7, 3, 0.3, residual, norm,
+                                                  1.0)
+    np.testing.assert_allclose(trace.grad_var, grad_var, rtol=1e-9)
+    np.testing.assert_allclose(trace.weight_grad_norm, weight_grad_norm, rtol=1e-9)
+
+
+def test_float32_never_leaves_float32_inside_the_simulator():
+    """Every (batch, width) array an activation sees in a float32 simulation is float32."""
+    seen: set[str] = set()  # the theory column's quadrature nodes are float64 by design
+    tanh = initkit.get_activation("tanh")
+
+    class Recorder:
+        @initkit.hookimpl
+        def initkit_register_activations(self, register):
+            def fn(x):
+                if x.shape == (4, 16):
+                    seen.add(x.dtype.name)
+                return tanh(x)
+
+            def grad(x):
+                if x.shape == (4, 16):
+                    seen.add(x.dtype.name)
+                return tanh.grad(x)
+
+            register("recording_tanh", fn, grad)
+
+    name = initkit.register_plugin(Recorder(), name="dtype-recorder")
+    try:
+        for norm in (None, "layer"):
+            initkit.simulate("xavier", "recording_tanh", depth=3, width=16, batch=4,
+                             bias_std=0.1, norm=norm, residual=norm is not None,
+                             dtype=np.float32)
+    finally:
+        initkit.unregister_plugin(name)
+    assert seen == {"float32"}
+
+
+def test_residual_gradient_variance_follows_theory():
+    """In a He/ReLU residual stream the gradient variance grows by (1 + 1/2 * 2) per block down, as predicted."""
+    trace = initkit.simulate("he", "relu", depth=6, width=512, batch=64, residual=True, seeds=4)
+    np.testing.assert_allclose(trace.theory["grad_var"], 2.0 ** np.arange(5, -1, -1))
+    np.testing.assert_allclose(trace.grad_var, trace.theory["grad_var"], rtol=0.1)
+
+
+def test_json_is_strict_even_for_a_diverged_run():
+    """to_dict() maps NaN and inf to None, so strict JSON (allow_nan=False) always works."""
+    trace = initkit.simulate("bad", "linear", depth=800, width=8, batch=1)  # 2.88^800: inf
+    data = json.loads(json.dumps(trace.to_dict(), allow_nan=False))
+    assert data["q"][-1] is None and data["correlation"][0] is None

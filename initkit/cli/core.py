@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import click
-import numpy as np
 
 from ..lesson import LESSON_INITS, VarianceSimulator
 from ..registry import activations, get_activation, get_initializer, initializers
@@ -42,8 +41,10 @@ def list_command(as_json: bool) -> None:
 
 
 @click.command("seed-table")
-@click.option("--layers", default=20, show_default=True, help="Number of layers.")
-@click.option("--width", default=128, show_default=True, help="Units per layer.")
+@click.option("--layers", default=20, show_default=True, type=click.IntRange(min=1),
+              help="Number of layers.")
+@click.option("--width", default=128, show_default=True, type=click.IntRange(min=1),
+              help="Units per layer.")
 @click.option("--seed", default=42, show_default=True, help="Seed of default_rng.")
 def seed_table(layers: int, width: int, seed: int) -> None:
     """Print the lesson's three lines (xavier, he, bad) exactly as the seed notebook does."""
@@ -95,7 +96,7 @@ def simulate_command(init: str, activation: str | None, depth: int, width: str, 
                            bias_std=bias_std, residual=residual, norm=norm,
                            zero_gamma=zero_gamma, dtype=dtype)
     if as_json:
-        click.echo(json.dumps(trace.to_dict(), indent=2))
+        click.echo(json.dumps(trace.to_dict(), indent=2, allow_nan=False))
         return
     click.echo(f"init={trace.init} activation={trace.activation} depth={trace.depth} "
                f"widths={_compact(trace.widths)} batch={batch} seeds={len(trace.seeds)}"
@@ -118,6 +119,3 @@ def _compact(widths: list[int]) -> str:
 
 
 COMMANDS = [list_command, simulate_command, seed_table]
-
-# numpy prints warnings on overflow in the 'bad' init's deep layers; the table shows inf
-np.seterr(over="ignore")

@@ -1,7 +1,7 @@
 """``initkit``: the command group, global plugin options and error handling.
 
-Exit codes: 0 ok, 2 usage error (click's), 1 failure (an ``InitkitError`` or a bad value,
-printed as one line that says what to do, never a traceback).
+Exit codes: 0 ok, 2 usage error (click's), 1 failure (an ``InitkitError``, printed as one
+line that says what to do, never a traceback).
 """
 
 from __future__ import annotations
