@@ -1,0 +1,37 @@
+"""Safe, fast autograding of untrusted notebooks with hidden pytest graders.
+
+The student's notebook runs in a sandboxed child process (:mod:`.sandbox`, :mod:`.child`,
+forked from a pre-warmed template, :mod:`.zygote`), after structure checks
+(:mod:`.notebook`); submissions are found by :mod:`.discover`;
+the hidden graders run in the trusted process and reach the student's names only as data
+over a pipe (:mod:`.protocol`, :mod:`.submission`), through the pytest plugin
+(:mod:`.pytest_plugin`). :mod:`.runner` grades many submissions, :mod:`.report` writes
+grades.csv, Gradescope ``results.json`` and feedback, :mod:`.gradebook` fills nbgrader's
+gradebook. Heavy imports stay inside functions: importing this package is cheap.
+"""
+
+from .submission import (
+    Axes,
+    BadValue,
+    Figure,
+    Line,
+    MissingName,
+    NotebookUnavailable,
+    StudentError,
+    StudentException,
+    Submission,
+    expect,
+)
+
+__all__ = [
+    "Axes",
+    "BadValue",
+    "Figure",
+    "Line",
+    "MissingName",
+    "NotebookUnavailable",
+    "StudentError",
+    "StudentException",
+    "Submission",
+    "expect",
+]

@@ -1,0 +1,336 @@
+"""The data-only wire format between the trusted grader and the sandboxed child.
+
+A *message* is one JSON header frame followed by ``header["nblobs"]`` binary frames; every
+frame is an 8-byte big-endian length and that many bytes. Values travel as a tagged JSON
+tree: ``None``, ``bool``, ``int``, finite ``float``, ``str`` and lists are plain JSON;
+everything else is a one-key-``"$"`` object:
+
+===================================  ================================================
+``{"$": "float", "v": "nan"}``       a non-finite float (``nan``, ``inf``, ``-inf``)
+``{"$": "nd", "i": k}``              a numpy array, blob ``k`` in ``.npy`` format
+``{"$": "bytes", "i": k}``           raw bytes, blob ``k``
+``{"$": "tuple", "v": [...]}``       a tuple
+``{"$": "dict", "v": [[k, v], ...]}``  a dict whose keys are str or int
+``{"$": "opaque", "type": "T"}``     an object that is not data (the trusted side refuses it)
+===================================  ================================================
+
+The trusted side decodes with :func:`decode` only: ``json.loads`` that refuses the
+``NaN``/``Infinity`` literals, and ``numpy.load(..., allow_pickle=False)`` for arrays. Nothing
+the child sends is ever unpickled, imported or evaluated, and every value is checked on
+arrival (:func:`validate`): only the types above, numeric/bool/str arrays only, bounded
+sizes and depth. A rigged ``__eq__``/``__sub__`` cannot cross the pipe: only its data can.
+This is the design of Python's own ``multiprocessing`` without its pickle (see the warning in
+https://docs.python.org/3/library/pickle.html: "never unpickle data received from an
+untrusted source").
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import struct
+from typing import Any
+
+import numpy as np
+
+#: Largest frame either side accepts (bytes); bigger means a protocol error.
+MAX_FRAME = 256 * 1024 * 1024
+#: Deepest nesting of lists/dicts/tuples accepted.
+MAX_DEPTH = 32
+#: Array dtype kinds that may cross: bool, signed, unsigned, float, complex, bytes, unicode.
+ALLOWED_KINDS = frozenset("biufcSU")
+
+_HEADER = struct.Struct(">Q")
+
+
+class ProtocolError(Exception):
+    """The other side sent something that is not a well-formed, data-only message."""
+
+
+# ----------------------------------------------------------------------------- encoding
+
+
+def encode(value: Any) -> tuple[Any, list[bytes]]:
+    """Turn a Python value into a tagged JSON tree and its binary blobs.
+
+    Used by the child (on the student's values) and by the trusted side (on arguments).
+    Exact type checks (``type(v) is float``) plus the base class's own methods mean a
+    subclass's overridden dunders are never what produces the data.
+
+    Args:
+        value: any value; objects that are not data become ``{"$": "opaque"}``.
+
+    Returns:
+        ``(tree, blobs)``, ready for :func:`pack`.
+    """
+    blobs: list[bytes] = []
+    return _enc(value, blobs, 0), blobs
+
+
+def _enc(v: Any, blobs: list[bytes], depth: int) -> Any:
+    if depth > MAX_DEPTH:
+        return {"$": "opaque", "type": f"nesting deeper than {MAX_DEPTH}"}
+    if v is None or v is True or v is False:
+        return v
+    if isinstance(v, bool | np.bool_):
+        return bool(v)
+    if isinstance(v, int | np.integer) and not isinstance(v, bool):
+        return int.__index__(v) if isinstance(v, int) else int(v)
+    if isinstance(v, float | np.floating):
+        f = float.__float__(v) if isinstance(v, float) else float(v)
+        return f if math.isfinite(f) else {"$": "float", "v": repr(f)}
+    if isinstance(v, str):
+        return str.__str__(v)
+    if isinstance(v, bytes | bytearray):
+        blobs.append(bytes(v))
+        return {"$": "bytes", "i": len(blobs) - 1}
+    if isinstance(v, np.ndarray | np.generic) or _is_array_like(v):
+        try:
+            arr = np.asarray(v)
+            if arr.dtype.kind not in ALLOWED_KINDS:
+                return {"$": "opaque", "type": f"array of dtype {arr.dtype}"}
+            buf = io.BytesIO()
+            np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
+        except Exception as exc:  # a broken array subclass: report, never crash
+            return {"$": "opaque", "type": f"array ({type(exc).__name__})"}
+        blobs.append(buf.getvalue())
+        return {"$": "nd", "i": len(blobs) - 1}
+    if isinstance(v, list):
+        return [_enc(x, blobs, depth + 1) for x in list.__iter__(v)]
+    if isinstance(v, tuple):
+        return {"$": "tuple", "v": [_enc(x, blobs, depth + 1) for x in tuple.__iter__(v)]}
+    if isinstance(v, dict):
+        items = []
+        for k, x in dict.items(v):
+            if not isinstance(k, str | int) or isinstance(k, bool):
+                return {"$": "opaque", "type": f"dict with {type(k).__name__} keys"}
+            items.append([_enc(k, blobs, depth + 1), _enc(x, blobs, depth + 1)])
+        return {"$": "dict", "v": items}
+    return {"$": "opaque", "type": _type_name(v)}
+
+
+def _is_array_like(v: Any) -> bool:
+    # memoryview and array.array: buffer-protocol data
+    return isinstance(v, memoryview) or type(v).__module__ == "array"
+
+
+def _type_name(v: Any) -> str:
+    t = type(v)
+    mod = getattr(t, "__module__", "") or ""
+    name = getattr(t, "__qualname__", "?")
+    return f"{mod}.{name}" if mod not in ("builtins", "") else str(name)
+
+
+# ----------------------------------------------------------------------------- framing
+
+
+def pack(header: dict, blobs: list[bytes] = ()) -> bytes:
+    """Serialise one message: the JSON header (with ``nblobs`` set) and its blobs."""
+    header = dict(header, nblobs=len(blobs))
+    data = json.dumps(header, allow_nan=False, separators=(",", ":")).encode()
+    parts = [_HEADER.pack(len(data)), data]
+    for blob in blobs:
+        parts += [_HEADER.pack(len(blob)), blob]
+    return b"".join(parts)
+
+
+def write_message(fd: int, header: dict, blobs: list[bytes] = ()) -> None:
+    """Write one whole message to a pipe file descriptor (blocking)."""
+    view = memoryview(pack(header, blobs))
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+class FrameReader:
+    """Incremental parser: feed it bytes as they arrive, take whole messages out.
+
+    Used by the trusted side with a non-blocking pipe, so a silent or slow child can be
+    timed out, and a child that sends garbage gets a :class:`ProtocolError`.
+    """
+
+    def __init__(self, max_frame: int = MAX_FRAME):
+        self._buf = bytearray()
+        self._frames: list[bytes] = []
+        self._max = max_frame
+
+    def feed(self, data: bytes) -> None:
+        """Append bytes read from the pipe."""
+        self._buf += data
+        while len(self._buf) >= _HEADER.size:
+            (n,) = _HEADER.unpack_from(self._buf)
+            if n > self._max:
+                raise ProtocolError(f"frame of {n} bytes exceeds the {self._max}-byte limit")
+            if len(self._buf) < _HEADER.size + n:
+                break
+            self._frames.append(bytes(self._buf[_HEADER.size:_HEADER.size + n]))
+            del self._buf[:_HEADER.size + n]
+
+    def message(self) -> tuple[dict, list[bytes]] | None:
+        """Return the next complete ``(header, blobs)``, or None if not all here yet."""
+        if not self._frames:
+            return None
+        header = loads_header(self._frames[0])
+        k = header.get("nblobs", 0)
+        if not isinstance(k, int) or k < 0:
+            raise ProtocolError("header field 'nblobs' is not a non-negative int")
+        if len(self._frames) < 1 + k:
+            return None
+        blobs = self._frames[1:1 + k]
+        del self._frames[:1 + k]
+        return header, blobs
+
+
+def read_message(fd: int) -> tuple[dict, list[bytes]]:
+    """Blocking read of one message (used by the child, which trusts nobody either)."""
+    reader = FrameReader()
+    while True:
+        msg = reader.message()
+        if msg is not None:
+            return msg
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            raise EOFError("pipe closed")
+        reader.feed(chunk)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ProtocolError(f"non-standard JSON constant {name!r}")
+
+
+def loads_header(data: bytes) -> dict:
+    """Parse a JSON header strictly (no NaN/Infinity literals, must be an object)."""
+    try:
+        header = json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ProtocolError(f"header is not JSON: {exc}") from None
+    if not isinstance(header, dict):
+        raise ProtocolError("header is not a JSON object")
+    return header
+
+
+# ----------------------------------------------------------------------------- decoding
+
+
+def decode(tree: Any, blobs: list[bytes]) -> Any:
+    """Rebuild a value from its tagged tree, validating every node (trusted side).
+
+    Args:
+        tree: the JSON tree from :func:`encode`, as parsed by :func:`loads_header`.
+        blobs: the message's binary frames.
+
+    Returns:
+        Plain Python data: None, bool, int, float, str, bytes, list, tuple, dict,
+        :class:`Opaque` and ``numpy.ndarray`` (numeric, bool or string dtypes only).
+
+    Raises:
+        ProtocolError: anything malformed (unknown tag, bad blob index, pickled array...).
+    """
+    return _dec(tree, blobs, 0)
+
+
+class Opaque:
+    """Stands for a student object that is not data; it only knows its type's name."""
+
+    __slots__ = ("type_name",)
+
+    def __init__(self, type_name: str):
+        self.type_name = type_name
+
+    def __repr__(self) -> str:
+        return f"<object of type {self.type_name}>"
+
+
+def _dec(t: Any, blobs: list[bytes], depth: int) -> Any:
+    if depth > MAX_DEPTH + 1:
+        raise ProtocolError("value nested too deeply")
+    if t is None or type(t) in (bool, int, str):
+        return t
+    if type(t) is float:
+        if not math.isfinite(t):
+            raise ProtocolError("bare non-finite float")
+        return t
+    if type(t) is list:
+        return [_dec(x, blobs, depth + 1) for x in t]
+    if type(t) is not dict or "$" not in t:
+        raise ProtocolError(f"unexpected JSON node of type {type(t).__name__}")
+    tag = t["$"]
+    if tag == "float":
+        if t.get("v") not in ("nan", "inf", "-inf"):
+            raise ProtocolError(f"bad float tag value {t.get('v')!r}")
+        return float(t["v"])
+    if tag in ("nd", "bytes"):
+        i = t.get("i")
+        if type(i) is not int or not 0 <= i < len(blobs):
+            raise ProtocolError(f"blob index {i!r} out of range")
+        if tag == "bytes":
+            return blobs[i]
+        return _load_array(blobs[i])
+    if tag == "tuple":
+        v = t.get("v")
+        if type(v) is not list:
+            raise ProtocolError("tuple without a list")
+        return tuple(_dec(x, blobs, depth + 1) for x in v)
+    if tag == "dict":
+        out = {}
+        v = t.get("v")
+        if type(v) is not list:
+            raise ProtocolError("dict without a list of pairs")
+        for pair in v:
+            if type(pair) is not list or len(pair) != 2:
+                raise ProtocolError("dict item is not a pair")
+            k = _dec(pair[0], blobs, depth + 1)
+            if type(k) not in (str, int):
+                raise ProtocolError("dict key is not str or int")
+            out[k] = _dec(pair[1], blobs, depth + 1)
+        return out
+    if tag == "opaque":
+        return Opaque(str(t.get("type", "?"))[:200])
+    raise ProtocolError(f"unknown tag {tag!r}")
+
+
+def _load_array(blob: bytes) -> np.ndarray:
+    try:
+        arr = np.load(io.BytesIO(blob), allow_pickle=False)
+    except Exception as exc:  # ValueError for object arrays, others for garbage
+        raise ProtocolError(f"array blob is not a plain .npy array: {exc}") from None
+    if not isinstance(arr, np.ndarray) or arr.dtype.kind not in ALLOWED_KINDS:
+        raise ProtocolError(f"array dtype {getattr(arr, 'dtype', '?')} is not allowed")
+    if arr.dtype.fields is not None:
+        raise ProtocolError("structured arrays are not allowed")
+    return arr
+
+
+def validate(value: Any, *, finite: bool = True, what: str = "value") -> Any:
+    """Check a decoded value is data (and finite, unless ``finite=False``).
+
+    Args:
+        value: output of :func:`decode`.
+        finite: also refuse NaN and infinities anywhere in the value.
+        what: how to name the value in the error message.
+
+    Returns:
+        ``value`` unchanged.
+
+    Raises:
+        TypeError: an :class:`Opaque` object somewhere inside.
+        ValueError: a NaN or infinity, when ``finite``.
+    """
+    if isinstance(value, Opaque):
+        raise TypeError(f"{what} is an object of type {value.type_name}, not data "
+                        "(return numbers, strings, lists, dicts or numpy arrays)")
+    if finite and type(value) is float and not math.isfinite(value):
+        raise ValueError(f"{what} is {value!r}, not a finite number")
+    if finite and isinstance(value, np.ndarray) and value.dtype.kind in "fc":
+        if not np.all(np.isfinite(value)):
+            bad = int(np.size(value) - np.count_nonzero(np.isfinite(value)))
+            raise ValueError(f"{what} contains {bad} NaN or infinite entries")
+    if isinstance(value, list | tuple):
+        for i, x in enumerate(value):
+            validate(x, finite=finite, what=f"{what}[{i}]")
+    if isinstance(value, dict):
+        for k, x in value.items():
+            validate(x, finite=finite, what=f"{what}[{k!r}]")
+    return value

@@ -1,0 +1,146 @@
+"""Write a grading run's outputs: grades.csv, Gradescope results.json, feedback MD + HTML.
+
+Layout under ``--out DIR``::
+
+    grades.csv                                  one row per submission
+    <student>/<exercise>/results.json           Gradescope autograder format
+    <student>/<exercise>/feedback.md, .html     what the student may read
+    <student>/<exercise>/notebook_output.txt    what the notebook printed (capped), for staff
+
+``results.json`` follows Gradescope's specification
+(https://gradescope-autograders.readthedocs.io/en/latest/specs/): top-level ``score``,
+``output``, ``execution_time``, ``stdout_visibility`` and ``tests``, each test with
+``name``, ``score``, ``max_score``, ``output`` and ``visibility``.
+
+Feedback never contains the hidden tests' source: a test contributes its name, points and
+the message of its failure (the grader's assertion message or the exception's type and
+message, taken with ``--assert=plain``); tests whose visibility is not ``visible`` show their
+points only.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import re
+from pathlib import Path
+
+from .runner import SubmissionResult
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name) or "_"
+
+
+def submission_dir(out: Path, result: SubmissionResult) -> Path:
+    """Folder of one submission's files under ``out``."""
+    return Path(out) / _safe(result.student) / _safe(result.exercise or "unknown")
+
+
+def write_grades_csv(results: list[SubmissionResult], path: Path) -> None:
+    """``student, exercise, <one column per test>, total, max_score, status, reason``."""
+    names: list[str] = []
+    for r in results:
+        for t in r.tests:
+            col = f"{r.exercise}:{t.name}"
+            if col not in names:
+                names.append(col)
+    with open(path, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["student", "exercise", *names, "total", "max_score", "status",
+                         "reason"])
+        for r in results:
+            by = {f"{r.exercise}:{t.name}": t.score for t in r.tests}
+            writer.writerow([r.student, r.exercise or "", *(_num(by.get(n, "")) for n in names),
+                             _num(r.score), _num(r.max_score), r.status, r.reason])
+
+
+def _num(v):
+    return f"{v:g}" if isinstance(v, float) else v
+
+
+def gradescope_results(result: SubmissionResult) -> dict:
+    """The Gradescope ``results.json`` dictionary of one submission."""
+    output = [f"status: {result.status}"]
+    if result.reason:
+        output.append(result.reason)
+    output += result.notes
+    return {
+        "score": result.score,
+        "output": "\n".join(output),
+        "execution_time": round(result.seconds, 3),
+        "stdout_visibility": "hidden",
+        "visibility": "visible",
+        "tests": [{"name": t.name, "score": t.score, "max_score": t.max_score,
+                   "output": t.output, "visibility": t.visibility} for t in result.tests],
+    }
+
+
+def feedback_markdown(result: SubmissionResult) -> str:
+    """Feedback for the student, in Markdown (no hidden test source, ever)."""
+    lines = [f"# Feedback: {result.exercise or 'unknown exercise'}", "",
+             f"Student: **{result.student}**  ", f"Score: **{result.score:g} / "
+             f"{result.max_score:g}**", ""]
+    if result.status != "graded":
+        lines += [f"Your notebook could not be graded: {result.reason}", ""]
+    if result.notes:
+        lines += ["## Notes", "", *(f"- {n}" for n in result.notes), ""]
+    if result.cell_errors:
+        lines += ["## Cells that raised an error", ""]
+        lines += [f"- cell {i}: `{t}` {m[:200]}" for i, t, m in result.cell_errors]
+        lines.append("")
+    lines += ["## Checks", "", "| check | points | result |", "| --- | --- | --- |"]
+    for t in result.tests:
+        if t.visibility == "visible":
+            verdict = "passed" if t.score >= t.max_score else (t.output or "failed")
+            verdict = verdict.replace("|", "\\|").replace("\n", " ")
+            lines.append(f"| {t.name} | {t.score:g} / {t.max_score:g} | {verdict} |")
+        else:
+            lines.append(f"| (hidden check) | {t.score:g} / {t.max_score:g} | "
+                         "details after release |")
+    return "\n".join(lines) + "\n"
+
+
+def feedback_html(result: SubmissionResult) -> str:
+    """The same feedback as a small standalone HTML page (every field escaped)."""
+    e = html.escape
+    rows = []
+    for t in result.tests:
+        if t.visibility == "visible":
+            verdict = "passed" if t.score >= t.max_score else (t.output or "failed")
+            name = t.name
+        else:
+            verdict, name = "details after release", "(hidden check)"
+        rows.append(f"<tr><td>{e(name)}</td><td>{t.score:g} / {t.max_score:g}</td>"
+                    f"<td><pre>{e(verdict)}</pre></td></tr>")
+    notes = "".join(f"<li>{e(n)}</li>" for n in result.notes)
+    errors = "".join(f"<li>cell {i}: <code>{e(t)}</code> {e(m[:200])}</li>"
+                     for i, t, m in result.cell_errors)
+    reason = f"<p>Your notebook could not be graded: {e(result.reason)}</p>" \
+        if result.status != "graded" else ""
+    return (
+        "<!DOCTYPE html>\n<html><head><meta charset='utf-8'>"
+        f"<title>Feedback: {e(result.exercise or '')}</title></head><body>\n"
+        f"<h1>Feedback: {e(result.exercise or 'unknown exercise')}</h1>\n"
+        f"<p>Student: <b>{e(result.student)}</b><br>Score: <b>{result.score:g} / "
+        f"{result.max_score:g}</b></p>\n{reason}"
+        + (f"<h2>Notes</h2><ul>{notes}</ul>\n" if notes else "")
+        + (f"<h2>Cells that raised an error</h2><ul>{errors}</ul>\n" if errors else "")
+        + "<h2>Checks</h2><table border='1'><tr><th>check</th><th>points</th><th>result</th>"
+        "</tr>\n" + "\n".join(rows) + "\n</table></body></html>\n")
+
+
+def write_outputs(results: list[SubmissionResult], out: Path) -> None:
+    """Write grades.csv and every submission's results.json and feedback under ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_grades_csv(results, out / "grades.csv")
+    for r in results:
+        d = submission_dir(out, r)
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "results.json").write_text(json.dumps(gradescope_results(r), indent=2))
+        (d / "feedback.md").write_text(feedback_markdown(r))
+        (d / "feedback.html").write_text(feedback_html(r))
+        (d / "notebook_output.txt").write_text(  # for the instructor: what the notebook printed
+            f"--- stdout ---\n{r.stdout}\n--- stderr ---\n{r.stderr}\n")

@@ -1,0 +1,387 @@
+"""Grade submissions: structure checks, then pytest with the hidden graders, per submission.
+
+For each notebook: :func:`~initkit.grading.notebook.load_notebook` (size, JSON, nbformat),
+:func:`~initkit.grading.notebook.check_cells` against the exercise's reference (locked cells
+restored, tampering noted), then ``pytest.main`` on the exercise's graders in this (trusted)
+process with ``--submission`` pointing to the checked copy; the plugin runs the notebook in
+its sandbox. Points come from each test's ``points`` marker; a test's output is only its
+exception's type and message (pytest runs with ``--assert=plain``), never the grader's
+source. :func:`grade_all` does this for many submissions in parallel worker processes.
+
+Statuses: ``graded`` (the graders ran; the score may be anything), ``invalid`` (the file is
+not a usable notebook or its exercise is unknown: 0 points and the reason), ``error`` (the
+grader itself could not work: a broken grader file, an internal failure).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pytest
+
+from .discover import Job, reference_notebook
+
+PLUGIN_MODULE = "initkit.grading.pytest_plugin"
+
+
+@dataclass
+class Options:
+    """Settings of a grading run (all picklable, sent to worker processes).
+
+    Attributes:
+        timeout: wall-clock seconds per submission.
+        cell_timeout: wall-clock seconds per cell or per call.
+        memory_mb: address-space limit of a notebook's process.
+        hide: extra paths the notebooks' processes must not see.
+        course: nbgrader course folder (for release notebooks), if any.
+        prewarm: fork notebooks from the pre-warmed template (else a fresh ``python -I``).
+        ipython: run cells through IPython's ``InteractiveShell`` (magics work).
+    """
+
+    timeout: float = 120.0
+    cell_timeout: float = 30.0
+    memory_mb: int = 2048
+    hide: tuple[str, ...] = ()
+    course: str | None = None
+    prewarm: bool = True
+    ipython: bool = False
+
+
+@dataclass
+class TestResult:
+    """One grader test's outcome, in Gradescope's terms."""
+
+    name: str
+    score: float
+    max_score: float
+    output: str = ""
+    visibility: str = "visible"
+
+
+@dataclass
+class SubmissionResult:
+    """Everything known about one graded (or refused) submission."""
+
+    student: str
+    exercise: str | None
+    path: str
+    status: str
+    reason: str = ""
+    tests: list[TestResult] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    cell_errors: list[tuple[int, str, str]] = field(default_factory=list)
+    stdout: str = ""
+    stderr: str = ""
+    seconds: float = 0.0
+
+    @property
+    def score(self) -> float:
+        """Points earned."""
+        return sum(t.score for t in self.tests)
+
+    @property
+    def max_score(self) -> float:
+        """Points available."""
+        return sum(t.max_score for t in self.tests)
+
+    def to_dict(self) -> dict:
+        """Plain-data form (for JSON)."""
+        d = asdict(self)
+        d.update(score=self.score, max_score=self.max_score)
+        return d
+
+
+def _plugin_autoloaded() -> bool:
+    from importlib.metadata import entry_points
+
+    return any(ep.value.split(":")[0] == PLUGIN_MODULE
+               for ep in entry_points(group="pytest11"))
+
+
+class _Collector:
+    """pytest plugin object that records each test's points and outcome."""
+
+    def __init__(self):
+        self.tests: dict[str, TestResult] = {}
+        self.errors: list[str] = []
+
+    def pytest_collection_modifyitems(self, items) -> None:
+        from .pytest_plugin import points_of
+
+        for item in items:
+            pts, vis = points_of(item)
+            self.tests[item.nodeid] = TestResult(name=_short(item.nodeid), score=0.0,
+                                                 max_score=pts, output="not run",
+                                                 visibility=vis)
+
+    def pytest_collectreport(self, report) -> None:
+        if report.failed:
+            self.errors.append(f"cannot load graders {report.nodeid or '.'}: "
+                               + _last_line(str(report.longrepr)))
+
+    def pytest_runtest_logreport(self, report) -> None:
+        test = self.tests.get(report.nodeid)
+        if test is None:
+            return
+        if report.when == "call" and report.passed:
+            test.score, test.output = test.max_score, ""
+        elif report.failed:
+            test.score = 0.0
+            test.output = getattr(report, "initkit_message", "") or "the check failed"
+        elif report.skipped and report.when in ("setup", "call"):
+            test.output = "skipped"
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        report = yield
+        if call.excinfo is not None and report.failed:
+            report.initkit_message = _message(call.excinfo)
+        return report
+
+
+def _short(nodeid: str) -> str:
+    path, _, rest = nodeid.partition("::")
+    return f"{Path(path).name}::{rest}" if rest else Path(path).name
+
+
+def _last_line(text: str) -> str:
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1][:500] if lines else "unknown error"
+
+
+def _message(excinfo) -> str:
+    """The failure text a student may see: exception type and message, never source."""
+    from .submission import StudentError
+
+    exc = excinfo.value
+    try:
+        text = str(exc)
+    except Exception:
+        text = ""
+    if isinstance(exc, StudentError):
+        return text[:2000]
+    if isinstance(exc, AssertionError):
+        return (text or "the check failed")[:2000]
+    return f"{type(exc).__name__}: {text}"[:2000]
+
+
+@contextlib.contextmanager
+def _empty_ini():
+    """A throw-away empty ``pytest.ini``: the graders run with no project's pytest settings."""
+    d = Path(tempfile.mkdtemp(prefix="initkit-pytest-"))
+    try:
+        (d / "pytest.ini").write_text("[pytest]\n")
+        yield d / "pytest.ini"
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def grade_one(job: Job, grader_dir: Path | None, options: Options) -> SubmissionResult:
+    """Grade one submission in this process (the notebook runs in a sandboxed child).
+
+    Args:
+        job: the submission.
+        grader_dir: the exercise's grader folder (None when the exercise is unknown).
+        options: limits and paths to hide.
+
+    Returns:
+        A :class:`SubmissionResult`; never raises for a bad submission.
+    """
+    from .notebook import NotebookError, check_cells, load_notebook
+
+    start = time.monotonic()
+    result = SubmissionResult(student=job.student, exercise=job.exercise, path=str(job.path),
+                              status="graded")
+    if job.problem or grader_dir is None:
+        result.status, result.reason = "invalid", job.problem or "unknown exercise"
+        return _with_zero_tests(result, grader_dir, options, start)
+    ref_path = reference_notebook(grader_dir, Path(options.course) if options.course else None)
+    try:
+        reference = load_notebook(ref_path) if ref_path is not None else None
+    except NotebookError as exc:  # the exercise's own notebook is broken: our failure
+        result.status, result.reason = "error", f"reference notebook: {exc}"
+        return _with_zero_tests(result, grader_dir, options, start)
+    try:
+        nb = load_notebook(job.path)
+        if reference is not None:
+            check_cells(nb, reference)
+    except NotebookError as exc:
+        result.status, result.reason = "invalid", str(exc)
+        return _with_zero_tests(result, grader_dir, options, start)
+    result.notes = list(nb.notes)
+
+    from .notebook import import_nbformat
+
+    nbformat = import_nbformat()
+    private = Path(tempfile.mkdtemp(prefix="initkit-sub-"))
+    private.chmod(0o700)
+    fixed = private / job.path.name
+    nbformat.write(nb.nb, str(fixed))
+    collector = _Collector()
+    hide = {str(grader_dir.parent), str(job.path.parent), *options.hide}
+    args = [str(grader_dir), "--submission", str(fixed), "--assert=plain", "-q",
+            "-p", "no:cacheprovider", "--capture=sys",
+            "--rootdir", str(grader_dir), "--confcutdir", str(grader_dir),
+            "--import-mode=importlib", "-W", "ignore::pytest.PytestAssertRewriteWarning",
+            "--submission-timeout", str(options.timeout),
+            "--cell-timeout", str(options.cell_timeout),
+            "--submission-memory", str(options.memory_mb)]
+    for h in sorted(hide):
+        args += ["--sandbox-hide", h]
+    if not options.prewarm:
+        args.append("--sandbox-fresh")
+    if options.ipython:
+        args.append("--sandbox-ipython")
+    if (grader_dir / "data").is_dir():
+        args += ["--sandbox-data", str(grader_dir / "data")]
+    if not _plugin_autoloaded():
+        args += ["-p", PLUGIN_MODULE]
+    log = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log), \
+                _empty_ini() as ini:
+            code = pytest.main([*args, "-c", str(ini)], plugins=[collector])
+        result.tests = list(collector.tests.values())
+        if collector.errors:
+            result.status, result.reason = "error", "; ".join(collector.errors)
+        elif int(code) not in (0, 1):
+            result.status = "error"
+            result.reason = f"pytest could not run the graders (exit code {int(code)}): " \
+                            + _last_line(log.getvalue())
+        sub = _last_submission()
+        if sub is not None:
+            sb = sub.sandbox
+            result.cell_errors = sub.cell_errors
+            result.stdout, result.stderr = sb.stdout.text(), sb.stderr.text()
+            if sb.gone_reason:
+                result.notes.append(sb.gone_reason)
+    except Exception as exc:  # the grader itself failed: report, never crash the run
+        result.status, result.reason = "error", f"{type(exc).__name__}: {exc}"
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+    result.seconds = time.monotonic() - start
+    return result
+
+
+def _last_submission():
+    """The Submission object of the pytest session that just ran (via the plugin)."""
+    from . import pytest_plugin
+
+    return pytest_plugin.LAST_SUBMISSION
+
+
+def _with_zero_tests(result: SubmissionResult, grader_dir: Path | None, options: Options,
+                     start: float) -> SubmissionResult:
+    if grader_dir is not None:
+        result.tests = [TestResult(name=t.name, score=0.0, max_score=t.max_score,
+                                   output=result.reason, visibility=t.visibility)
+                        for t in collect_tests(grader_dir)]
+    result.seconds = time.monotonic() - start
+    return result
+
+
+_COLLECTED: dict[str, list[TestResult]] = {}
+
+
+def collect_tests(grader_dir: Path) -> list[TestResult]:
+    """The tests of an exercise and their points, without running anything (cached)."""
+    key = str(grader_dir)
+    if key not in _COLLECTED:
+        collector = _Collector()
+        args = [str(grader_dir), "--collect-only", "-q", "-p", "no:cacheprovider",
+                "--rootdir", str(grader_dir), "--confcutdir", str(grader_dir),
+                "--import-mode=importlib"]
+        with contextlib.redirect_stdout(io.StringIO()), _empty_ini() as ini:
+            pytest.main([*args, "-c", str(ini)], plugins=[collector])
+        _COLLECTED[key] = list(collector.tests.values())
+    return [TestResult(**asdict(t)) for t in _COLLECTED[key]]
+
+
+# ---------------------------------------------------------------------- many at once
+
+
+def _warm() -> None:
+    """Import what grading needs (nbformat, nbgrader's checksum, matplotlib's font cache)."""
+    from .notebook import import_nbformat
+    from .sandbox import _seed_matplotlib_cache
+
+    import_nbformat()
+    import nbgrader.utils  # noqa: F401
+
+    d = Path(tempfile.mkdtemp(prefix="initkit-warm-"))
+    _seed_matplotlib_cache(d)
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def _worker_init() -> None:
+    os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def _grade_job(args: tuple[Job, str | None, Options]) -> SubmissionResult:
+    job, grader_dir, options = args
+    return grade_one(job, Path(grader_dir) if grader_dir else None, options)
+
+
+def grade_all(jobs: list[Job], exercises: dict[str, Path], options: Options, n_jobs: int = 1,
+              on_result: Callable[[SubmissionResult], None] | None = None
+              ) -> list[SubmissionResult]:
+    """Grade every job, ``n_jobs`` at a time, in worker processes (in-process if 1).
+
+    Args:
+        jobs: the submissions (from :func:`~initkit.grading.discover.discover`).
+        exercises: exercise name -> grader folder.
+        options: limits and hidden paths.
+        n_jobs: parallel worker processes.
+        on_result: called in this process as each result arrives (progress bars).
+
+    Returns:
+        Results in the order of ``jobs``; a worker that dies gives an ``error`` result.
+    """
+    work = [(job, str(exercises[job.exercise]) if job.exercise in exercises else None,
+             options) for job in jobs]
+    results: list[SubmissionResult | None] = [None] * len(work)
+    if n_jobs <= 1 or len(work) <= 1:
+        for i, item in enumerate(work):
+            results[i] = _safe(item)
+            if on_result:
+                on_result(results[i])
+        return results
+    import multiprocessing
+
+    _warm()  # workers are forked from here: they start with everything imported
+    ctx = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx,
+                             initializer=_worker_init) as pool:
+        pending = {pool.submit(_grade_job, item): i for i, item in enumerate(work)}
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                i = pending.pop(fut)
+                try:
+                    results[i] = fut.result()
+                except Exception as exc:  # a worker died: this submission gets an error
+                    job = work[i][0]
+                    results[i] = SubmissionResult(
+                        student=job.student, exercise=job.exercise, path=str(job.path),
+                        status="error", reason=f"grading worker failed: {exc!r}")
+                if on_result:
+                    on_result(results[i])
+    return results
+
+
+def _safe(item: tuple[Job, str | None, Options]) -> SubmissionResult:
+    try:
+        return _grade_job(item)
+    except Exception as exc:
+        job = item[0]
+        return SubmissionResult(student=job.student, exercise=job.exercise, path=str(job.path),
+                                status="error", reason=f"{type(exc).__name__}: {exc}")

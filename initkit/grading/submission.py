@@ -1,0 +1,300 @@
+"""The ``submission`` proxy graders use: the student's names, reached only as data.
+
+``submission.call("f", *args, **kwargs)`` asks the child to call ``f`` and returns what came
+back over the pipe, decoded by :func:`initkit.grading.protocol.decode` and validated:
+plain Python data and numpy arrays, finite unless :meth:`Submission.call_unchecked` is
+used. A check that compares these values compares real floats and arrays built in the
+trusted process, so a student object's rigged ``__eq__``/``__sub__``, a shadowed ``abs``
+or a monkeypatched numpy in the child changes nothing.
+
+Every failure that is the student's (a name not defined, the function raised, a value that
+is not data or not finite, the notebook's process died or timed out) raises a subclass of
+:class:`StudentError`, an ``AssertionError``: the check fails with a readable reason and
+the grader carries on.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import protocol
+from .sandbox import ChildGone, Sandbox
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_SCALES = {"linear", "log", "symlog", "logit", "function", "functionlog", "asinh"}
+
+
+class StudentError(AssertionError):
+    """A check failed because of the submission; the message says why, for the student."""
+
+
+class MissingName(StudentError):
+    """The notebook does not define the requested name."""
+
+
+class StudentException(StudentError):
+    """The student's function raised an exception (its type and message are kept)."""
+
+
+class BadValue(StudentError):
+    """The value is not data, not finite, or not of the expected type/shape/dtype."""
+
+
+class NotebookUnavailable(StudentError):
+    """The notebook's process is gone (exited, crashed, timed out) or never started."""
+
+
+@dataclass
+class Line:
+    """One line or scatter series of a figure, as data.
+
+    Attributes:
+        kind: ``"line"`` (``Axes.plot``) or ``"scatter"`` (``Axes.scatter``).
+        x, y: 1-D float arrays of equal length.
+        label: the legend label (matplotlib's ``_childN`` when unlabelled).
+    """
+
+    kind: str
+    x: np.ndarray
+    y: np.ndarray
+    label: str
+
+
+@dataclass
+class Axes:
+    """One axes of a figure: its labels, scales and series."""
+
+    title: str
+    xlabel: str
+    ylabel: str
+    xscale: str
+    yscale: str
+    lines: list[Line] = field(default_factory=list)
+
+
+@dataclass
+class Figure:
+    """A figure the notebook left open: PNG bytes (checked signature) and its axes."""
+
+    number: int
+    png: bytes
+    axes: list[Axes] = field(default_factory=list)
+
+
+class Submission:
+    """Trusted-side proxy of one running submission.
+
+    Args:
+        sandbox: a started :class:`~initkit.grading.sandbox.Sandbox`.
+    """
+
+    def __init__(self, sandbox: Sandbox):
+        self.sandbox = sandbox
+        self._figures: list[Figure] | None = None
+
+    # ------------------------------------------------------------------ public API
+
+    def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Call the student's function ``name`` in the child; return its validated result.
+
+        Raises:
+            StudentError: the name is missing, the call raised, or the result is not
+                finite data.
+        """
+        return self._call(name, args, kwargs, finite=True)
+
+    def call_unchecked(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Like :meth:`call`, but NaN and infinities are returned instead of refused."""
+        return self._call(name, args, kwargs, finite=False)
+
+    def get(self, name: str, *, finite: bool = True) -> Any:
+        """Read the student's variable ``name`` (validated data)."""
+        value = self._value(self._request({"op": "get", "name": _name(name)}))
+        return _validated(value, finite, f"variable {name!r}")
+
+    def __contains__(self, name: str) -> bool:
+        return self._value(self._request({"op": "has", "name": _name(name)})) is True
+
+    @property
+    def figures(self) -> list[Figure]:
+        """The figures the notebook made (open at the end of its cells), as data."""
+        if self._figures is None:
+            raw = self._value(self._request({"op": "figures"}))
+            self._figures = _parse_figures(raw)
+        return self._figures
+
+    @property
+    def cell_errors(self) -> list[tuple[int, str, str]]:
+        """``(cell number from 1, error type, message)`` of every code cell that raised."""
+        return [(c.index + 1, c.error_type, c.error_message or "")
+                for c in self.sandbox.cells if c.error_type]
+
+    # ------------------------------------------------------------------ internals
+
+    def _call(self, name: str, args: tuple, kwargs: dict, finite: bool) -> Any:
+        tree_args, blobs = protocol.encode(list(args))
+        tree_kwargs, blobs2 = protocol.encode(dict(kwargs))
+        _refuse_opaque(tree_args)
+        _refuse_opaque(tree_kwargs)
+        tree_kwargs = _shift_blobs(tree_kwargs, len(blobs))
+        header = {"op": "call", "name": _name(name), "args": tree_args, "kwargs": tree_kwargs}
+        value = self._value(self._request(header, blobs + blobs2))
+        return _validated(value, finite, f"{name}(...) returned a value that")
+
+    def _request(self, header: dict, blobs: list[bytes] = ()) -> tuple[dict, list[bytes]]:
+        try:
+            return self.sandbox.request(header, blobs)
+        except ChildGone as exc:
+            raise NotebookUnavailable(f"the notebook cannot answer: {exc}") from None
+
+    def _value(self, reply: tuple[dict, list[bytes]]) -> Any:
+        header, blobs = reply
+        if header.get("ok") is not True:
+            err = header.get("error") if isinstance(header.get("error"), dict) else {}
+            etype = str(err.get("type", "Error"))[:100]
+            msg = str(err.get("message", ""))[:2000]
+            if etype == "NameError":
+                raise MissingName(f"{msg}: run the notebook top to bottom and check the name")
+            raise StudentException(f"{etype}: {msg}" if msg else etype)
+        try:
+            return protocol.decode(header.get("value"), blobs)
+        except protocol.ProtocolError as exc:
+            raise BadValue(f"the notebook sent malformed data: {exc}") from None
+
+
+def _name(name: str) -> str:
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"{name!r} is not a Python identifier")
+    return name
+
+
+def _validated(value: Any, finite: bool, what: str) -> Any:
+    try:
+        return protocol.validate(value, finite=finite, what=what)
+    except (TypeError, ValueError) as exc:
+        raise BadValue(str(exc).replace("returned a value that is", "returned")) from None
+
+
+def _refuse_opaque(tree: Any) -> None:
+    if isinstance(tree, dict):
+        if tree.get("$") == "opaque":
+            raise TypeError(f"cannot send an object of type {tree.get('type')} to the "
+                            "notebook: only data (numbers, str, lists, dicts, arrays)")
+        for v in tree.values():
+            _refuse_opaque(v)
+    elif isinstance(tree, list):
+        for v in tree:
+            _refuse_opaque(v)
+
+
+def _shift_blobs(tree: Any, offset: int) -> Any:
+    if isinstance(tree, dict):
+        if tree.get("$") in ("nd", "bytes"):
+            return dict(tree, i=tree["i"] + offset)
+        return {k: _shift_blobs(v, offset) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [_shift_blobs(v, offset) for v in tree]
+    return tree
+
+
+def _parse_figures(raw: Any) -> list[Figure]:
+    """Build :class:`Figure` objects from decoded data, checking every field's type."""
+    if not isinstance(raw, list):
+        raise BadValue("the notebook sent figures in an unexpected form")
+    figures = []
+    for f in raw:
+        if not isinstance(f, dict):
+            raise BadValue("a figure is not a record")
+        png = f.get("png", b"")
+        if not isinstance(png, bytes) or (png and not png.startswith(_PNG_SIGNATURE)):
+            raise BadValue("a figure's image is not PNG data")
+        axes = []
+        for a in f.get("axes", []) if isinstance(f.get("axes"), list) else []:
+            if not isinstance(a, dict):
+                continue
+            lines = []
+            for s in a.get("lines", []) if isinstance(a.get("lines"), list) else []:
+                if not isinstance(s, dict):
+                    continue
+                x, y = _series(s.get("x")), _series(s.get("y"))
+                if x is None or y is None or x.shape != y.shape:
+                    continue
+                kind = s.get("kind") if s.get("kind") in ("line", "scatter") else "line"
+                lines.append(Line(kind=kind, x=x, y=y, label=_str(s.get("label"))))
+            axes.append(Axes(title=_str(a.get("title")), xlabel=_str(a.get("xlabel")),
+                             ylabel=_str(a.get("ylabel")), xscale=_scale(a.get("xscale")),
+                             yscale=_scale(a.get("yscale")), lines=lines))
+        number = f.get("number")
+        figures.append(Figure(number=number if type(number) is int else len(figures) + 1,
+                              png=png, axes=axes))
+    return figures
+
+
+def _series(v: Any) -> np.ndarray | None:
+    if isinstance(v, np.ndarray) and v.dtype.kind in "biuf" and v.ndim == 1:
+        return v.astype(float)
+    if isinstance(v, list) and all(type(x) in (int, float) for x in v):
+        return np.asarray(v, dtype=float)
+    return None
+
+
+def _str(v: Any) -> str:
+    return v[:500] if isinstance(v, str) else ""
+
+
+def _scale(v: Any) -> str:
+    return v if isinstance(v, str) and v in _SCALES else "linear"
+
+
+def expect(value: Any, kind: type | tuple[type, ...] | None = None, *,
+           shape: tuple[int, ...] | None = None, dtype: str | None = None,
+           finite: bool = True, what: str = "the value") -> Any:
+    """Assert ``value`` has the expected type / shape / dtype kind and is finite.
+
+    Args:
+        value: a value from :meth:`Submission.call` or :meth:`Submission.get`.
+        kind: expected Python type(s); ``float`` also accepts ``int``.
+        shape: expected array shape (the value must then be a numpy array).
+        dtype: expected numpy dtype kind(s), e.g. ``"f"`` or ``"iu"``.
+        finite: refuse NaN and infinities.
+        what: how the failure message names the value.
+
+    Returns:
+        ``value`` (a plain ``float`` when ``kind`` is float).
+
+    Raises:
+        BadValue: with a message the student can act on.
+    """
+    if kind is not None:
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if float in kinds and type(value) is int:
+            value = float(value)
+        if float in kinds and isinstance(value, np.ndarray) and value.shape == ():
+            value = float(value)
+        if type(value) is bool and bool not in kinds or not isinstance(value, kinds):
+            names = " or ".join(k.__name__ for k in kinds)
+            raise BadValue(f"{what} should be a {names}, got {_describe(value)}")
+    if shape is not None or dtype is not None:
+        if not isinstance(value, np.ndarray):
+            raise BadValue(f"{what} should be a numpy array, got {_describe(value)}")
+        if shape is not None and tuple(value.shape) != tuple(shape):
+            raise BadValue(f"{what} should have shape {tuple(shape)}, got {value.shape}")
+        if dtype is not None and value.dtype.kind not in dtype:
+            raise BadValue(f"{what} should have a dtype of kind {dtype!r}, got {value.dtype}")
+    if finite:
+        if type(value) is float and not math.isfinite(value):
+            raise BadValue(f"{what} is {value}, not a finite number")
+        _validated(value, True, what)
+    return value
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    if isinstance(value, protocol.Opaque):
+        return f"an object of type {value.type_name}"
+    return f"a {type(value).__name__}"

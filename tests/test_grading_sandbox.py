@@ -1,0 +1,247 @@
+"""The sandboxed child: real processes, real limits, real isolation (root-only parts marked)."""
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from initkit.grading import BadValue, MissingName, NotebookUnavailable, StudentException
+from initkit.grading.sandbox import Limits, Sandbox, processes_of_uid, running_as_root
+from initkit.grading.submission import Submission
+
+ROOT = Path(__file__).parent
+GRADER_FILE = ROOT / "grading" / "graders" / "variance" / "test_variance.py"
+needs_root = pytest.mark.skipif(not running_as_root(),
+                                reason="uid drop and mount namespaces need root (CI is root)")
+
+
+def _cmdlines_containing(token: str) -> list[int]:
+    found = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                with open(f"/proc/{entry.name}/cmdline", "rb") as fh:
+                    if token.encode() in fh.read():
+                        found.append(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
+@pytest.mark.parametrize("prewarm", [True, False], ids=["template", "fresh"])
+def test_cells_run_in_order_and_every_error_is_the_cells_own(prewarm):
+    """Each cell's exception (SystemExit too) is recorded and later cells still run."""
+    cells = ["x = 1", "raise ValueError('boom')", "import sys; sys.exit(0)", "y = x + 1",
+             "print('y is', y)"]
+    with Sandbox(cells, prewarm=prewarm) as sb:
+        sb.start()
+        assert [(c.index, c.error_type) for c in sb.cells] == [
+            (0, None), (1, "ValueError"), (2, "SystemExit"), (3, None), (4, None)]
+        assert sb.cells[1].error_message == "boom"
+        assert "y is 2" in sb.stdout.text()
+        assert Submission(sb).get("y") == 2
+
+
+def test_environment_is_scrubbed_and_cwd_holds_only_the_submission(monkeypatch):
+    """The child sees none of the grader's environment and only its own files."""
+    monkeypatch.setenv("INITKIT_GRADER_TOKEN", "s3cret")
+    cells = ["import os\nenv = dict(os.environ)\nfiles = sorted(os.listdir('.'))"]
+    with Sandbox(cells, {"alice.ipynb": b"{}"}) as sb:
+        sb.start()
+        sub = Submission(sb)
+        env = sub.get("env")
+        assert "INITKIT_GRADER_TOKEN" not in env and "s3cret" not in str(env)
+        assert [f for f in sub.get("files") if not f.startswith(".")] == ["alice.ipynb"]
+
+
+@needs_root
+@pytest.mark.parametrize("prewarm", [True, False], ids=["template", "fresh"])
+def test_files_outside_the_working_directory_cannot_be_read(prewarm):
+    """Hidden grader files, ../ (a private /tmp) and root-only files are all out of reach."""
+    shared = Path(tempfile.mkdtemp(prefix="initkit-test-shared-"))
+    shared.chmod(0o755)
+    (shared / "answers.txt").write_text("TOP-SECRET-ANSWERS")
+    (shared / "answers.txt").chmod(0o644)
+    private = Path(tempfile.mkdtemp(dir=str(ROOT / "grading"), prefix=".private-"))
+    (private / "gradebook.db").write_text("TOP-SECRET-GRADEBOOK")
+    (private / "gradebook.db").chmod(0o600)
+    private.chmod(0o755)
+    cells = [f"""
+import glob, os
+got = []
+for p in [{str(GRADER_FILE)!r}, {str(shared / 'answers.txt')!r},
+          {str(private / 'gradebook.db')!r}] + glob.glob('../*') + glob.glob('../*/*'):
+    try:
+        got.append(open(p).read())
+    except Exception as exc:
+        got.append(type(exc).__name__)
+uid = os.getuid()
+"""]
+    try:
+        with Sandbox(cells, hide=[GRADER_FILE.parent], prewarm=prewarm) as sb:
+            sb.start()
+            got = Submission(sb).get("got")
+            uid = Submission(sb).get("uid")
+    finally:
+        (shared / "answers.txt").unlink()
+        shared.rmdir()
+        (private / "gradebook.db").unlink()
+        private.rmdir()
+    text = "\n".join(got)
+    assert GRADER_FILE.read_text()[:40] not in text and "GRADER-SECRET" not in text
+    assert "TOP-SECRET" not in text
+    assert got[0] in ("", "PermissionError", "FileNotFoundError")
+    assert got[1] == "FileNotFoundError"  # /tmp is a fresh, empty tmpfs in the child
+    assert got[2] == "PermissionError"  # not world-readable, and the child is not root
+    assert uid != 0
+
+
+@needs_root
+@pytest.mark.parametrize("prewarm", [True, False], ids=["template", "fresh"])
+def test_fork_bomb_is_contained_and_killed(prewarm):
+    """A fork bomb hits RLIMIT_NPROC, times out, and no process of its uid survives."""
+    bomb = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"
+    start = time.monotonic()
+    with Sandbox(["a = 1", bomb, "b = 2"], limits=Limits(cell_timeout=2, nproc=16),
+                 prewarm=prewarm) as sb:
+        sb.start()
+        uid = sb.uid
+        assert "timed out after 2 s in cell 2" in sb.gone_reason
+        assert len(processes_of_uid(uid)) <= 16
+    assert processes_of_uid(uid) == []
+    assert time.monotonic() - start < 30
+
+
+@needs_root
+@pytest.mark.parametrize("prewarm", [True, False], ids=["template", "fresh"])
+def test_background_processes_are_gone_after_grading(prewarm):
+    """Processes started in a new session or double-forked do not outlive the sandbox."""
+    cells = ["import subprocess\n"
+             "subprocess.Popen(['sleep', '987661'], start_new_session=True)\n"
+             "subprocess.Popen(['sh', '-c', 'sleep 987662 & exit 0'])\n"
+             "import time; time.sleep(0.2)"]
+    with Sandbox(cells, prewarm=prewarm) as sb:
+        sb.start()
+        assert _cmdlines_containing("98766"), "the background processes should be running"
+    assert _cmdlines_containing("987661") == [] and _cmdlines_containing("987662") == []
+
+
+def test_cell_timeout_kill_and_output_cap():
+    """An endless loop is stopped by the cell timeout; huge output is truncated, not stored."""
+    cells = ["import sys\nfor _ in range(20):\n    sys.stdout.write('x' * 2**18)",
+             "try:\n    while True:\n        pass\nexcept BaseException:\n    pass"]
+    with Sandbox(cells, limits=Limits(cell_timeout=1.5, output_bytes=4096)) as sb:
+        sb.start()
+        assert "timed out after 1.5 s in cell 2" in sb.gone_reason
+        out = sb.stdout.text()
+        assert out.startswith("x" * 4096) and f"{20 * 2**18 - 4096} more bytes" in out
+        with pytest.raises(NotebookUnavailable, match="timed out"):
+            Submission(sb).get("sys")
+
+
+@pytest.mark.parametrize("prewarm", [True, False], ids=["template", "fresh"])
+def test_os_exit_and_memory_limit_give_clear_reasons(prewarm):
+    """A huge allocation is a MemoryError of its cell; os._exit ends the child with a reason."""
+    cells = ["big = bytearray(2**40)", "import os\nos._exit(3)"]
+    with Sandbox(cells, limits=Limits(memory_bytes=1024**3), prewarm=prewarm) as sb:
+        sb.start()
+        assert sb.cells[0].error_type == "MemoryError"
+        assert sb.gone_reason == "the notebook's process exited with code 3 in cell 2"
+
+
+def test_submission_proxy_returns_validated_data():
+    """call/get/in return checked data; errors become StudentError subclasses with reasons."""
+    cells = ["import numpy as np\n"
+             "def f(a, b=1.0):\n    return np.arange(a) * b\n"
+             "def boom():\n    raise KeyError('inner')\n"
+             "def nan():\n    return float('nan')\n"
+             "class Obj:\n    pass\n"
+             "def obj():\n    return Obj()\n"
+             "x = {'k': (1, 2.5)}"]
+    with Sandbox(cells) as sb:
+        sb.start()
+        sub = Submission(sb)
+        np.testing.assert_array_equal(sub.call("f", 3, b=2.0), [0.0, 2.0, 4.0])
+        assert sub.get("x") == {"k": (1, 2.5)}
+        assert "f" in sub and "nope" not in sub
+        with pytest.raises(MissingName, match="'nope' is not defined"):
+            sub.call("nope")
+        with pytest.raises(StudentException, match="KeyError: 'inner'"):
+            sub.call("boom")
+        with pytest.raises(BadValue, match="nan\\(...\\) returned nan, not a finite number"):
+            sub.call("nan")
+        assert np.isnan(sub.call_unchecked("nan"))
+        with pytest.raises(BadValue, match="object of type .*Obj, not data"):
+            sub.call("obj")
+
+
+def test_figures_arrive_as_png_and_series_data():
+    """Figures come back as PNG bytes plus each line's and scatter's x, y, label and scales."""
+    cells = ["import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\n"
+             "ax.plot([1, 2, 3], [10, 100, 1000], label='he')\n"
+             "ax.scatter([0.5, 1.5], [5, 50], label='pts')\nax.set_yscale('log')\n"
+             "ax.set_title('variance')"]
+    with Sandbox(cells) as sb:
+        sb.start()
+        (fig,) = Submission(sb).figures
+    assert fig.png.startswith(b"\x89PNG\r\n\x1a\n")
+    (ax,) = fig.axes
+    assert (ax.title, ax.xscale, ax.yscale) == ("variance", "linear", "log")
+    line, scatter = ax.lines
+    assert (line.kind, line.label, scatter.kind, scatter.label) == ("line", "he", "scatter",
+                                                                    "pts")
+    np.testing.assert_array_equal(line.y, [10, 100, 1000])
+    np.testing.assert_array_equal(scatter.x, [0.5, 1.5])
+
+
+def test_one_submission_cannot_affect_the_next_from_the_same_template():
+    """Patching numpy or builtins in one child leaves the template and later children clean."""
+    with Sandbox(["import numpy, builtins\nnumpy.pi = 3\nbuiltins.leak = 1\n"
+                  "import initkit\ninitkit.calculate_gain = None"]) as sb:
+        sb.start()
+        assert Submission(sb).cell_errors == []
+    with Sandbox(["import numpy, builtins, initkit\npi = numpy.pi\n"
+                  "leaked = hasattr(builtins, 'leak')\n"
+                  "gain = initkit.calculate_gain('relu')"]) as sb:
+        sb.start()
+        sub = Submission(sb)
+        assert sub.get("pi") == np.pi and sub.get("leaked") is False
+        assert sub.get("gain") == pytest.approx(np.sqrt(2))
+
+
+def test_exercise_data_is_copied_next_to_the_submission(tmp_path):
+    """Files of data_dir are readable in the child's working directory."""
+    (tmp_path / "weights.csv").write_text("1,2,3\n")
+    with Sandbox(["data = open('weights.csv').read()"], {"a.ipynb": b"{}"},
+                 data_dir=tmp_path) as sb:
+        sb.start()
+        assert Submission(sb).get("data") == "1,2,3\n"
+
+
+def test_ipython_mode_runs_magics_and_reports_errors():
+    """With ipython=True, line and cell magics work and a raising cell is still its error."""
+    cells = ["%time x = 21", "%%capture captured\nprint('hidden')", "y = x * 2",
+             "raise RuntimeError('bad cell')", "z = y + 1"]
+    with Sandbox(cells, ipython=True) as sb:
+        sb.start()
+        assert [c.error_type for c in sb.cells] == [None, None, None, "RuntimeError", None]
+        sub = Submission(sb)
+        assert (sub.get("y"), sub.get("z")) == (42, 43)
+        assert "hidden" not in sb.stdout.text()
+
+
+@needs_root
+def test_child_has_no_network():
+    """The child's network namespace has no interfaces up: even loopback connects fail."""
+    cells = ["import socket\nerrors = []\n"
+             "for host in [('127.0.0.1', 22), ('10.0.0.1', 80)]:\n"
+             "    try:\n        socket.create_connection(host, timeout=1).close()\n"
+             "        errors.append('connected')\n"
+             "    except OSError as exc:\n        errors.append(type(exc).__name__)"]
+    with Sandbox(cells) as sb:
+        sb.start()
+        errors = Submission(sb).get("errors")
+    assert "connected" not in errors and len(errors) == 2
