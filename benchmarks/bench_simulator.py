@@ -7,13 +7,16 @@ Depth 50, width 1024, batch 1024, float32, He init + ReLU. Printed side by side 
     PyTorch (CPU)      the same network forward and backward with autograd, when torch is
                        installed; target ratio <= 1.25
 
-Each timing is the best of ``--repeats`` runs. Run: ``python benchmarks/bench_simulator.py``.
+The implementations run in alternation, round after round, so a load spike from another
+process hits all of them alike; each round gives a ratio, and the median over rounds is
+reported beside the best times. Run: ``python benchmarks/bench_simulator.py``.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import statistics
 import time
 
 import numpy as np
@@ -62,13 +65,10 @@ def torch_chain(depth: int, width: int, batch: int, seed: int) -> float:
     return float(sum(w.grad.norm() for w in weights))
 
 
-def best_of(fn, repeats: int) -> float:
-    best = math.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
 
 
 def main() -> None:
@@ -76,32 +76,33 @@ def main() -> None:
     parser.add_argument("--depth", type=int, default=50)
     parser.add_argument("--width", type=int, default=1024)
     parser.add_argument("--batch", type=int, default=1024)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     shape = dict(depth=args.depth, width=args.width, batch=args.batch)
-
-    def ours():
-        return initkit.simulate("he", "relu", dtype=np.float32, seed=0, **shape)
-
-    timings = {
-        "initkit.simulate": best_of(ours, args.repeats),
-        "bare numpy chain": best_of(lambda: bare_numpy_chain(seed=0, **shape), args.repeats),
+    contenders = {
+        "initkit.simulate": lambda: initkit.simulate("he", "relu", dtype=np.float32, seed=0,
+                                                     **shape),
+        "bare numpy chain": lambda: bare_numpy_chain(seed=0, **shape),
     }
     try:
-        import torch
+        import torch  # noqa: F401
 
-        torch.set_num_threads(max(1, torch.get_num_threads()))
-        timings["pytorch (cpu)"] = best_of(lambda: torch_chain(seed=0, **shape), args.repeats)
+        contenders["pytorch (cpu)"] = lambda: torch_chain(seed=0, **shape)
     except ImportError:
         print("torch not installed: skipping the PyTorch column (pip install torch==2.13.0)")
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(args.rounds):
+        for name, fn in contenders.items():
+            times[name].append(timed(fn))
     print(f"forward+backward, depth {args.depth}, width {args.width}, batch {args.batch}, "
-          f"float32, best of {args.repeats}")
-    for name, seconds in timings.items():
-        print(f"  {name:18s} {seconds:8.3f} s")
-    sim = timings["initkit.simulate"]
-    print(f"ratio initkit / bare numpy = {sim / timings['bare numpy chain']:.3f} (target <= 1.10)")
-    if "pytorch (cpu)" in timings:
-        print(f"ratio initkit / pytorch    = {sim / timings['pytorch (cpu)']:.3f} (target <= 1.25)")
+          f"float32, {args.rounds} alternating rounds")
+    for name, values in times.items():
+        print(f"  {name:18s} best {min(values):7.3f} s   median {statistics.median(values):7.3f} s")
+    ours = np.array(times["initkit.simulate"])
+    for name, target in (("bare numpy chain", 1.10), ("pytorch (cpu)", 1.25)):
+        if name in times:
+            ratio = statistics.median(ours / np.array(times[name]))
+            print(f"median ratio initkit / {name} = {ratio:.3f} (target <= {target:.2f})")
 
 
 if __name__ == "__main__":
