@@ -19,6 +19,9 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+images: $(STAMP)
+	$(BIN)/python -m initkit.viz.gallery docs/images
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 

@@ -13,6 +13,7 @@ from .errors import (
     DuplicateNameError,
     FanError,
     InitkitError,
+    ParameterError,
     PluginError,
     SimulationError,
     UnknownNameError,
@@ -30,9 +31,19 @@ from .registry import (
     get_initializer,
     initializers,
 )
-from .simulate import Trace, simulate
+from .simulation import Trace, simulate
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """``initkit.viz`` on first use: it imports matplotlib, which most uses never need."""
+    if name == "viz":
+        import importlib
+
+        return importlib.import_module(".viz", __name__)
+    raise AttributeError(f"module 'initkit' has no attribute {name!r}")
+
 
 __all__ = [
     "Activation",
@@ -40,6 +51,7 @@ __all__ = [
     "FanError",
     "Initializer",
     "InitkitError",
+    "ParameterError",
     "PluginError",
     "PluginWarning",
     "SimulationError",
@@ -62,4 +74,5 @@ __all__ = [
     "theory",
     "train",
     "unregister_plugin",
+    "viz",
 ]

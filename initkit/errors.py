@@ -37,6 +37,10 @@ class FanError(InitkitError, ValueError):
     """A weight shape whose fan-in / fan-out are undefined (fewer than 2 dimensions)."""
 
 
+class ParameterError(InitkitError, TypeError):
+    """A keyword parameter that an initializer or activation does not take."""
+
+
 class PluginError(InitkitError):
     """A plugin could not be loaded or registered something invalid."""
 

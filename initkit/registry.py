@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DuplicateNameError, InitkitError, PluginError, UnknownNameError
+from .errors import DuplicateNameError, ParameterError, PluginError, UnknownNameError
 from .fans import as_shape, compute_fans
 from .plugins import plugin_manager, warn_plugin
 
@@ -74,7 +74,7 @@ def _raise_for_unknown_params(what: str, plugin: str, fn: Callable[..., Any],
     unknown = [k for k in params if k not in accepted]
     if unknown:
         valid = [n for n in accepted if n not in ("shape", "rng", "x")]
-        raise InitkitError(f"{what} (plugin {plugin!r}) has no parameter "
+        raise ParameterError(f"{what} (plugin {plugin!r}) has no parameter "
                            f"{', '.join(repr(k) for k in unknown)}; it takes: "
                            f"{', '.join(valid) or 'no parameters'}")
 

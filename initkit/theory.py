@@ -157,13 +157,46 @@ def correlation_map(activation: str | Activation, sigma_w2: float, sigma_b2: flo
     return c
 
 
+def _correlation_step(phi: Callable, sigma_w2: float, sigma_b2: float, q: float,
+                      c: float) -> float:
+    return (sigma_w2 * _pair_expectation(lambda a, b: phi(a) * phi(b), q, c) + sigma_b2) / q
+
+
+def correlation_fixed_point(activation: str | Activation, sigma_w2: float,
+                            sigma_b2: float = 0.0, q: float | None = None,
+                            **act_params: Any) -> float:
+    """c*, the correlation two inputs converge to (Poole et al. 2016).
+
+    In the ordered phase (chi_1 <= 1) c = 1 is stable, so c* = 1. In the chaotic phase it is
+    unstable (the c-map's slope at 1 is chi_1 > 1) and c* is the root of c-map(c) - c in
+    [0, 1): that difference is >= 0 at c = 0 and < 0 just below 1, so bisection finds it in
+    a fixed number of steps, where iterating the map would crawl near the edge.
+    """
+    phi, _ = _act(activation, act_params)
+    if q is None:
+        q = fixed_point(activation, sigma_w2, sigma_b2, **act_params)
+    if chi1(activation, sigma_w2, sigma_b2, q=q, **act_params) <= 1.0:
+        return 1.0
+    lo, hi = 0.0, 1.0 - 1e-9
+    if _correlation_step(phi, sigma_w2, sigma_b2, q, lo) - lo <= 0.0:
+        return lo
+    for _ in range(50):
+        mid = 0.5 * (lo + hi)
+        if _correlation_step(phi, sigma_w2, sigma_b2, q, mid) - mid > 0.0:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
 def depth_scales(activation: str | Activation, sigma_w2: float, sigma_b2: float = 0.0,
                  **act_params: Any) -> tuple[float, float]:
     """(xi_q, xi_c): how many layers q and c take to reach their fixed points.
 
     Schoenholz et al. 2017, eqs. 5 and 8: xi_q^-1 = -log(chi_1 + sigma_w^2 E[phi''(u) phi(u)])
-    and xi_c^-1 = -log(sigma_w^2 E[phi'(u_1) phi'(u_2)]) at (q*, c*). xi_c diverges at the
-    edge of chaos, which is why only there can very deep networks be trained.
+    and xi_c^-1 = -log(sigma_w^2 E[phi'(u_1) phi'(u_2)]) at (q*, c*); at c* = 1 (ordered
+    phase) the latter is chi_1 itself. xi_c diverges at the edge of chaos, which is why only
+    there can very deep networks be trained.
     """
     phi, dphi = _act(activation, act_params)
     q = fixed_point(activation, sigma_w2, sigma_b2, **act_params)
@@ -173,9 +206,11 @@ def depth_scales(activation: str | Activation, sigma_w2: float, sigma_b2: float 
     ddphi = lambda h: (dphi(h + eps) - dphi(h - eps)) / (2 * eps)  # noqa: E731
     chi = chi1(activation, sigma_w2, sigma_b2, q=q, **act_params)
     chi_q = chi + sigma_w2 * gaussian_expectation(lambda h: ddphi(h) * phi(h), q)
-    c_star = correlation_map(activation, sigma_w2, sigma_b2, c0=0.5, depth=500, q=q,
-                             **act_params)[-1]
-    chi_c = sigma_w2 * _pair_expectation(lambda a, b: dphi(a) * dphi(b), q, c_star)
+    c_star = correlation_fixed_point(activation, sigma_w2, sigma_b2, q=q, **act_params)
+    if c_star == 1.0:
+        chi_c = chi
+    else:
+        chi_c = sigma_w2 * _pair_expectation(lambda a, b: dphi(a) * dphi(b), q, c_star)
     xi = lambda x: math.inf if x >= 1.0 - 1e-12 else -1.0 / math.log(x) if x > 0 else 0.0  # noqa: E731
     return xi(chi_q), xi(chi_c)
 

@@ -11,10 +11,10 @@ import initkit
 
 PUBLIC = {
     "Activation", "DuplicateNameError", "FanError", "Initializer", "InitkitError",
-    "PluginError", "PluginWarning", "SimulationError", "Trace", "UnknownNameError",
+    "ParameterError", "PluginError", "PluginWarning", "SimulationError", "Trace", "UnknownNameError",
     "VarianceSimulator", "__version__", "activations", "calculate_gain", "compute_fans",
     "get_activation", "get_initializer", "hookimpl", "initializers", "load_plugin",
-    "register_plugin", "simulate", "theory", "unregister_plugin", "nn", "train", "data",
+    "register_plugin", "simulate", "theory", "unregister_plugin", "nn", "train", "data", "viz",
 }
 
 BUILTIN_INITIALIZERS = {

@@ -133,7 +133,7 @@ def test_bad_arguments_get_clear_errors(kwargs, message):
 
 def test_parameter_typos_name_the_valid_parameters():
     """A misspelled init or activation parameter is an InitkitError that lists the real ones."""
-    with pytest.raises(initkit.InitkitError, match="no parameter 'negative_slope'; it takes: a, mode"):
+    with pytest.raises(initkit.ParameterError, match="no parameter 'negative_slope'; it takes: a, mode"):
         initkit.simulate("he", "relu", depth=2, width=4, init_params={"negative_slope": 0.1})
     with pytest.raises(initkit.InitkitError, match="activation 'leaky_relu'.*it takes: slope"):
         initkit.simulate("he", "leaky_relu", depth=2, width=4,

@@ -8,7 +8,8 @@ import click
 
 from ..lesson import LESSON_INITS, VarianceSimulator
 from ..registry import activations, get_activation, get_initializer, initializers
-from ..simulate import simulate as run_simulation
+from ..simulation import Trace
+from ..simulation import simulate as run_simulation
 from .format import format_table
 
 
@@ -98,20 +99,27 @@ def simulate_command(init: str, activation: str | None, depth: int, width: str, 
     if as_json:
         click.echo(json.dumps(trace.to_dict(), indent=2, allow_nan=False))
         return
-    click.echo(f"init={trace.init} activation={trace.activation} depth={trace.depth} "
-               f"widths={_compact(trace.widths)} batch={batch} seeds={len(trace.seeds)}"
-               + (" residual" if residual else "") + (f" norm={norm}" if norm else ""))
+    click.echo(trace_table(trace, backward=backward))
+
+
+def trace_table(trace: Trace, backward: bool = True) -> str:
+    """A Trace as the terminal table: a settings line, then one row per layer with theory."""
+    settings = (f"init={trace.init} activation={trace.activation} depth={trace.depth} "
+                f"widths={_compact(trace.widths)} batch={trace.batch} seeds={len(trace.seeds)}"
+                + (" residual" if trace.residual else "")
+                + (f" norm={trace.norm}" if trace.norm else "")
+                + (" zero-gamma" if trace.zero_gamma else ""))
     headers = ["layer", "q", "theory q", "act var", "dead", "saturated"]
     columns = [trace.q, trace.theory["q"], trace.act_var, trace.dead_fraction,
                trace.saturated_fraction]
-    if seeds > 1:
+    if len(trace.seeds) > 1:
         headers.insert(2, "q std")
         columns.insert(1, trace.spread("q"))
     if backward:
         headers += ["grad var", "theory grad var", "|dL/dW|"]
         columns += [trace.grad_var, trace.theory["grad_var"], trace.weight_grad_norm]
     rows = [[layer + 1, *(float(c[layer]) for c in columns)] for layer in range(trace.depth)]
-    click.echo(format_table(headers, rows))
+    return settings + "\n" + format_table(headers, rows)
 
 
 def _compact(widths: list[int]) -> str:
