@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,8 @@ GRADERS = HERE / "graders"
 EXPECTED = {k: v for k, v in json.loads((CORPUS / "expected.json").read_text()).items()
             if not k.startswith("_")}
 INITKIT = Path(sys.executable).with_name("initkit")
+STOCK_SECRET = "GRADER-SECRET-7f3a"
+SECRET = f"GRADER-SECRET-{uuid.uuid4().hex}"
 
 sys.path.insert(0, str(HERE))
 from build_example import make_huge  # noqa: E402
@@ -39,12 +42,21 @@ def _running(token: str) -> list[str]:
 def graded(tmp_path_factory):
     """Grade the whole corpus (plus a 100 MB notebook) once, two submissions at a time."""
     tmp = tmp_path_factory.mktemp("corpus")
+    # the graders carry a secret made fresh for this run, so a copy of the repository
+    # elsewhere on the machine (world-readable, outside this run) cannot leak it
+    graders = tmp / "graders"
+    shutil.copytree(GRADERS, graders)
+    grader_file = graders / "variance" / "test_variance.py"
+    grader_file.write_text(grader_file.read_text().replace(STOCK_SECRET, SECRET))
     subs = tmp / "subs"
     shutil.copytree(CORPUS, subs, ignore=shutil.ignore_patterns("*.json"))
+    hunter = subs / "reads_secrets_variance.ipynb"
+    hunter.write_text(hunter.read_text().replace("@GRADERS@", str(graders))
+                      .replace("@GRADING@", str(HERE)))
     make_huge(subs / "huge_100mb_variance.ipynb")
     out = tmp / "out"
     proc = subprocess.run(
-        [str(INITKIT), "grade", str(subs), "--graders", str(GRADERS), "--out", str(out),
+        [str(INITKIT), "grade", str(subs), "--graders", str(graders), "--out", str(out),
          "--jobs", "2", "--cell-timeout", "3", "--timeout", "40", "--memory", "768",
          "--no-progress"], capture_output=True, text=True, timeout=300)
     results = {d.name: json.loads((d / "variance" / "results.json").read_text())
@@ -106,7 +118,7 @@ def test_feedback_never_shows_hidden_test_source_or_secrets(graded):
     for path in out.rglob("*"):
         if path.is_file():
             text = path.read_text()
-            assert "GRADER-SECRET-7f3a" not in text, path
+            assert SECRET not in text, path
             if path.name != "notebook_output.txt":  # that one holds the students' own prints
                 assert not [ln for ln in grader_lines if ln in text], path
     hunted = (out / "reads_secrets" / "variance" / "notebook_output.txt").read_text()

@@ -173,9 +173,11 @@ def _gid_index(nb, gid):
 
 WRONG_HE = "def he_std(fan_in):\n    return float(np.sqrt(1.0 / fan_in))"
 SECRET_HUNT = '''import os, glob
+# @GRADERS@ and @GRADING@ are replaced by the real paths when the corpus is graded: the
+# hunter knows exactly where the hidden graders are, wherever the repository lives
 found = []
-for pattern in ["../*", "../../*", "../../../source/*/*", "/work/main/tests/grading/graders/*/*",
-                "/work/main/tests/grading/corpus/*", "/work/main/tests/grading/course/*/*/*",
+for pattern in ["../*", "../../*", "../../../source/*/*", "@GRADERS@/*/*",
+                "@GRADING@/corpus/*", "@GRADING@/course/*/*/*",
                 "/root/*", "/tmp/initkit-sub-*/*"]:
     for p in glob.glob(pattern):
         try:
