@@ -24,18 +24,40 @@ sys.path.insert(0, str(HERE))
 from build_example import make_huge  # noqa: E402
 
 
-def _running(token: str) -> list[str]:
+def _processes(token: str) -> list[tuple[int, str]]:
+    """(parent pid, command line) of every process whose command line contains ``token``."""
     found = []
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
             try:
                 with open(f"/proc/{entry.name}/cmdline", "rb") as fh:
                     cmd = fh.read()
-            except OSError:
+                with open(f"/proc/{entry.name}/stat") as fh:
+                    parent = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
                 continue
             if token.encode() in cmd:
-                found.append(cmd.decode(errors="replace"))
+                found.append((parent, cmd.decode(errors="replace")))
     return found
+
+
+def _running(token: str) -> list[str]:
+    return [cmd for _, cmd in _processes(token)]
+
+
+def _is_grading_run(pid: int) -> bool:
+    """Whether ``pid`` is a live `initkit grade` / worker (a process of a grading run)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            cmd = fh.read().decode(errors="replace")
+    except OSError:
+        return False
+    return "initkit" in cmd and ("grade" in cmd or "zygote.py" in cmd)
+
+
+def _orphans(token: str) -> list[str]:
+    """Runtime processes whose grading run has ended (reparented to init or a subreaper)."""
+    return [cmd for parent, cmd in _processes(token) if not _is_grading_run(parent)]
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +170,7 @@ def test_fake_results_written_by_a_submission_change_nothing(graded):
 def test_no_process_of_any_submission_survives_grading(graded):
     """Background processes and fork bombs are gone once `initkit grade` returns."""
     assert _running("98765") == []
-    # this checkout's runtime only: another checkout on the machine may be grading right now
-    package = Path(__file__).resolve().parents[1] / "initkit" / "grading"
-    assert _running(str(package / "child.py")) == []
-    assert _running(str(package / "zygote.py")) == []
+    # a runtime process that outlived its `initkit grade` is an orphan (parent pid 1); one
+    # whose grader is alive belongs to another grading run on the machine, not to this one
+    assert _orphans("initkit/grading/child.py") == []
+    assert _orphans("initkit/grading/zygote.py") == []
