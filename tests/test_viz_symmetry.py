@@ -19,10 +19,14 @@ def test_cosine_similarity_of_known_rows():
 
 def test_constant_init_collapses_every_unit_into_one():
     """Under a constant init the heat map is all ones (every hidden unit the same)."""
-    ax = viz.plot_symmetry("constant", hidden=8, inputs=5, value=0.3).axes[0]
+    fig = viz.plot_symmetry("constant", hidden=8, inputs=5, value=0.3)
+    ax = fig.axes[0]
     np.testing.assert_allclose(ax.images[0].get_array(), np.ones((8, 8)))
     assert ax.images[0].get_clim() == (-1.0, 1.0)
-    assert ax.get_title() == "constant: hidden-unit similarity (off-diagonal mean |cos| 1.00)"
+    assert ax.get_title() == "constant: hidden-unit similarity\n(off-diagonal mean |cos| 1.00)"
+    fig.canvas.draw()  # the title fits inside the figure (it was clipped on one line)
+    box = ax.title.get_window_extent()
+    assert box.x0 >= 0 and box.x1 <= fig.bbox.width
 
 
 def test_random_init_breaks_the_symmetry():

@@ -75,7 +75,8 @@ def _mean_first_last(grad_norms) -> tuple[float, float]:
               show_default=True)
 @click.option("--lr", default=None, type=click.FloatRange(min=0, min_open=True),
               help="Learning rate [default: sgd 0.01, adam 0.001].")
-@click.option("--momentum", default=0.9, show_default=True, type=click.FloatRange(0, 1))
+@click.option("--momentum", default=0.9, show_default=True,
+              type=click.FloatRange(0, 1, max_open=True))
 @click.option("--seed", default=0, show_default=True, help="Seed of weights and batches.")
 @click.option("--residual", is_flag=True, help="Residual blocks (equal hidden widths).")
 @click.option("--norm", type=click.Choice(["layer", "rms", "batch"]), default=None)

@@ -58,7 +58,8 @@ def plot_symmetry(weight: np.ndarray | InitSpec = "constant", hidden: int = 32,
     units = similarity.shape[0]
     off = np.abs(similarity[~np.eye(units, dtype=bool)])
     mean = float(off.mean()) if off.size else 1.0
-    ax.set_title(f"{label}: hidden-unit similarity (off-diagonal mean |cos| {mean:.2f})")
+    # two lines: on one, the title is wider than the default figure and gets clipped
+    ax.set_title(f"{label}: hidden-unit similarity\n(off-diagonal mean |cos| {mean:.2f})")
     ax.set_xlabel("hidden unit")
     ax.set_ylabel("hidden unit")
     return fig
