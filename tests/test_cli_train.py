@@ -136,3 +136,10 @@ def test_data_fetch_checksum_mismatch_fails_cleanly(tmp_path, mirror):
     assert result.stderr.startswith("error: train-images-idx3-ubyte.gz from " + url)
     assert "SHA-256" in result.stderr and "Traceback" not in result.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_sequence_tasks_print_the_no_learning_baseline():
+    """The copy task prints what always predicting blank scores (0.75 here), so it is not read as learning."""
+    result = run("train", "--dataset", "copy", "--epochs", "1", "--no-progress")
+    assert result.returncode == 0, result.stderr
+    assert "baseline (no learning): loss 0.5199, accuracy 0.7500" in result.stdout

@@ -128,6 +128,10 @@ def train_command(dataset: str, init: str, compare: str | None, init_param: tupl
     _, model, first = runs[0]
     click.echo(f"dataset={data.name} ({len(data.x_train)} train / {len(data.x_test)} test, "
                f"{data.source})")
+    baseline = {k: v for k, v in data.info.items() if k.startswith("baseline_")}
+    if baseline:  # what a model that learned nothing scores, so 0.75 is not read as learning
+        click.echo("baseline (no learning): " + ", ".join(
+            f"{k.removeprefix('baseline_')} {v:.4f}" for k, v in baseline.items()))
     click.echo(f"model={_describe(model, show_init=not compare)}")
     click.echo(f"optimizer={first.config['optimizer']} lr={first.config['lr']:g} "
                f"batch={batch_size} epochs={epochs} seed={seed}")
