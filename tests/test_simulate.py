@@ -37,13 +37,16 @@ def test_backward_gradient_variance_follows_chi1_per_layer(wide_trace):
     np.testing.assert_allclose(ratios, chis, rtol=0.03)
 
 
-def test_float32_and_float64_agree_and_keep_their_dtype():
-    """float32 runs give the float64 numbers to float32 precision (same draws, no upcast trouble)."""
-    a = initkit.simulate("xavier", "tanh", depth=5, width=128, batch=32, dtype=np.float32)
-    b = initkit.simulate("xavier", "tanh", depth=5, width=128, batch=32, dtype=np.float64)
+def test_float32_and_float64_agree_with_theory():
+    """float32 runs (weights drawn natively in float32) agree with float64 runs and with theory."""
+    a = initkit.simulate("xavier", "tanh", depth=5, width=512, batch=64, dtype=np.float32,
+                         seeds=4)
+    b = initkit.simulate("xavier", "tanh", depth=5, width=512, batch=64, dtype=np.float64,
+                         seeds=4)
     assert a.dtype == "float32"
-    np.testing.assert_allclose(a.q, b.q, rtol=1e-4)
-    np.testing.assert_allclose(a.grad_var, b.grad_var, rtol=1e-4)
+    np.testing.assert_allclose(a.q, b.q, rtol=0.05)
+    np.testing.assert_allclose(a.grad_var, b.grad_var, rtol=0.05)
+    np.testing.assert_allclose(a.q, a.theory["q"], rtol=0.05)
 
 
 def test_residual_relu_doubles_and_zero_gamma_keeps_the_stream():
