@@ -1,5 +1,6 @@
 """The pytest plugin: by hand with --submission, and inert without it."""
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,19 +26,30 @@ def test_instructor_runs_graders_by_hand_with_submission():
     assert "he_std(2) = 0.707107 is not sqrt(2 / fan_in)" in proc.stdout
 
 
-def test_plugin_does_nothing_without_submission(tmp_path):
-    """Without --submission there is no submission fixture and no points marker."""
+def test_plugin_is_inert_without_submission_but_registers_points(tmp_path):
+    """Without --submission there is no submission fixture, but the points marker is known."""
     (tmp_path / "test_own.py").write_text(
         "import pytest\n\n"
         "def test_no_fixture(request):\n"
         "    assert 'submission' not in request.fixturenames\n"
         "    with pytest.raises(pytest.FixtureLookupError):\n"
         "        request.getfixturevalue('submission')\n\n"
-        "def test_marker_not_registered(pytestconfig):\n"
-        "    assert not any(m.startswith('points') for m in pytestconfig.getini('markers'))\n")
-    proc = _pytest(tmp_path, "-q", cwd=tmp_path)
+        "@pytest.mark.points(2)\n"
+        "def test_marker_registered(pytestconfig):\n"
+        "    assert any(m.startswith('points') for m in pytestconfig.getini('markers'))\n")
+    proc = _pytest(tmp_path, "-q", "--strict-markers", "-W", "error", cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "2 passed" in proc.stdout
+
+
+def test_graders_collect_under_strict_markers_without_submission(tmp_path):
+    """Collecting the graders without --submission raises no unknown-marker error."""
+    graders = tmp_path / "variance"
+    shutil.copytree(GRADERS, graders)  # out of tests/grading, whose conftest skips graders
+    proc = _pytest(graders, "--collect-only", "-q", "--strict-markers", "-W", "error",
+                   cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "4 tests collected" in proc.stdout
 
 
 def test_bad_points_marker_is_a_usage_error(tmp_path):

@@ -76,6 +76,14 @@ def grade(submissions: tuple[Path, ...], graders_dir: Path | None, exercise: str
     if not jobs_list:
         raise InitkitError(f"no notebooks (*.ipynb) found in {', '.join(map(str, paths))}")
     out_dir = out_dir.resolve()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InitkitError(f"--out {out_dir} is a file, not a folder: pass a folder for "
+                           "grades.csv and the feedback")
+    try:  # before grading: a bad --out must not waste a whole run
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InitkitError(f"cannot create the output folder {out_dir}: {exc.strerror}; "
+                           "pass a writable --out DIR") from None
     # the child sees none of: the working directory (the course), the outputs, the inputs
     hide = [str(Path.cwd()), str(out_dir)] + [str(p.resolve()) for p in paths]
     if course is not None:

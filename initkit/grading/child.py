@@ -203,21 +203,22 @@ def main(req_fd: int, reply_fd: int) -> None:
             else:
                 raise ValueError(f"unknown op {op!r}")
             tree, out_blobs = protocol.encode(value)
-            reply = {"ok": True, "value": tree}
+            # packed here, so a value JSON refuses (an int of 5000 digits) is this call's error
+            data = protocol.pack({"ok": True, "value": tree}, out_blobs)
         except BaseException as exc:  # noqa: B036 - the student's function may sys.exit()
             if isinstance(exc, _Missing):
                 reply = {"ok": False, "error": {"type": "NameError", "message":
                          f"name {header.get('name')!r} is not defined"}}
             else:
                 reply = {"ok": False, "error": _describe(exc)}
-            out_blobs = []
+            data = protocol.pack(reply)
         restore_builtins()
         try:
             sys.stdout.flush()
             sys.stderr.flush()
         except BaseException:  # noqa: B036
             pass
-        send(reply_fd, reply, out_blobs)
+        protocol.write_bytes(reply_fd, data)
 
 
 if __name__ == "__main__":

@@ -4,12 +4,15 @@
 template, right after fork), from a plan of plain data built by
 :class:`initkit.grading.sandbox.Sandbox`; only system calls, so it is safe there:
 
-1. (root, if ``unshare(2)`` works) a private mount namespace and an empty network
-   namespace; ``/tmp``, ``/var/tmp`` and ``/dev/shm`` become fresh tmpfs with only the
+1. (root, if ``unshare(2)`` works) a private mount namespace, a private IPC namespace (its
+   System V shared memory, semaphores and message queues die with it) and an empty network
+   namespace; ``/tmp``, ``/var/tmp``, ``/dev/shm``, ``/run/lock`` (``/var/lock``) and
+   ``/dev/mqueue`` become fresh tmpfs with only the
    child's working directory bound back; a folder closed to others that holds the
    interpreter (``/root`` with pyenv) is covered the same way with only the interpreter
    bound back; the grader's secrets are covered by empty read-only tmpfs (files by
-   ``/dev/null``), see ``mount(2)``;
+   ``/dev/null``), see ``mount(2)``; the working directory itself becomes a tmpfs of
+   ``plan["disk"]`` bytes holding a copy of its files (so the disk cannot be filled);
 2. ``setrlimit(2)``: CPU seconds, address space, file size, open files, no core, processes;
 3. (root) ``setgroups``/``setresgid``/``setresuid`` to a uid of its own, so
    ``RLIMIT_NPROC`` counts only this submission, and :func:`kill_uid` can later kill every
@@ -32,6 +35,7 @@ CHILD_SCRIPT = Path(__file__).with_name("child.py")
 
 _CLONE_NEWNS = 0x00020000
 _CLONE_NEWNET = 0x40000000
+_CLONE_NEWIPC = 0x08000000
 _MS_RDONLY = 1
 _MS_NOSUID = 2
 _MS_NODEV = 4
@@ -64,7 +68,8 @@ def namespaces_available() -> bool:
         else:
             pid = os.fork()
             if pid == 0:  # pragma: no cover - the probe child
-                os._exit(0 if _LIBC.unshare(_CLONE_NEWNS | _CLONE_NEWNET) == 0 else 1)
+                os._exit(0 if _LIBC.unshare(_CLONE_NEWNS | _CLONE_NEWNET | _CLONE_NEWIPC) == 0
+                         else 1)
             _NAMESPACES = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
     return _NAMESPACES
 
@@ -99,7 +104,7 @@ def apply_sandbox(plan: dict) -> bool:
     Only system calls, so it is safe between fork and exec.
     """
     if plan["root"]:
-        flags = _CLONE_NEWNS | (_CLONE_NEWNET if plan["netns"] else 0)
+        flags = _CLONE_NEWNS | _CLONE_NEWIPC | (_CLONE_NEWNET if plan["netns"] else 0)
         if _LIBC.unshare(flags) != 0:
             return False
         if _LIBC.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
@@ -123,6 +128,10 @@ def apply_sandbox(plan: dict) -> bool:
                 rc = _LIBC.mount(b"/dev/null", os.fsencode(target), None, _MS_BIND, None)
             if rc != 0 and ctypes.get_errno() != errno.ENOENT:
                 return False
+        if plan.get("disk") and plan.get("workdir"):
+            if not _workdir_tmpfs(plan["workdir"], plan["disk"], plan["uid"] if plan["drop"]
+                                  else 0, plan["gid"] if plan["drop"] else 0):
+                return False
     resource.setrlimit(resource.RLIMIT_CPU, (plan["cpu"], plan["cpu"] + 1))
     resource.setrlimit(resource.RLIMIT_AS, (plan["memory"], plan["memory"]))
     resource.setrlimit(resource.RLIMIT_FSIZE, (plan["fsize"], plan["fsize"]))
@@ -138,8 +147,53 @@ def apply_sandbox(plan: dict) -> bool:
     return True
 
 
+def _workdir_tmpfs(workdir: str, size: int, uid: int, gid: int) -> bool:
+    """Replace the working directory by a tmpfs of ``size`` bytes holding a copy of it.
+
+    So a notebook fills at most ``size`` bytes (of memory, freed with its mount namespace),
+    never the host's disk. The process's current directory moves onto the new mount.
+    """
+    target = os.fsencode(workdir)
+    src = os.open(target, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        opts = b"size=%d,mode=0700,uid=%d,gid=%d" % (size, uid, gid)
+        if _LIBC.mount(b"tmpfs", target, b"tmpfs", _MS_NOSUID | _MS_NODEV, opts) != 0:
+            return False
+        _copy_tree(src, workdir, uid, gid)
+    finally:
+        os.close(src)
+    os.chdir(workdir)
+    return True
+
+
+def _copy_tree(src_fd: int, dest: str, uid: int, gid: int) -> None:
+    """Copy the regular files and folders of the directory ``src_fd`` into ``dest``."""
+    for entry in os.scandir(src_fd):
+        path = os.path.join(dest, entry.name)
+        if entry.is_dir(follow_symlinks=False):
+            os.mkdir(path, 0o700)
+            os.chown(path, uid, gid)
+            sub = os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW,
+                          dir_fd=src_fd)
+            try:
+                _copy_tree(sub, path, uid, gid)
+            finally:
+                os.close(sub)
+        elif entry.is_file(follow_symlinks=False):
+            fd = os.open(entry.name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=src_fd)
+            with os.fdopen(fd, "rb") as fin, open(path, "wb") as fout:
+                while chunk := fin.read(1 << 20):
+                    fout.write(chunk)
+            os.chmod(path, 0o600)
+            os.chown(path, uid, gid)
+
+
 def _needed_paths(python: str, workdir: Path | None) -> list[Path]:
-    """Paths the child must still see: interpreter, its libraries, this package, workdir."""
+    """Paths the child must still see: interpreter, its libraries, this package, workdir.
+
+    Never the other ``sys.path`` entries: under pytest they include the graders' folder
+    (``rootdir``, ``prepend`` import mode), which must stay hidden.
+    """
     import sysconfig
 
     paths = {Path(python).resolve().parent, Path(sys.prefix).resolve(),
@@ -148,12 +202,25 @@ def _needed_paths(python: str, workdir: Path | None) -> list[Path]:
         p = sysconfig.get_paths().get(key)
         if p:
             paths.add(Path(p).resolve())
-    for p in sys.path:
-        if p and Path(p).is_dir():
-            paths.add(Path(p).resolve())
     if workdir is not None:
         paths.add(workdir.resolve())
     return sorted(paths)
+
+
+def secret_root(path: Path) -> Path:
+    """The tree to hide around ``path`` (a graders or course folder).
+
+    The nearest ancestor that is a project root (holds ``.git`` or ``pyproject.toml``), so
+    the solutions, the nbgrader source and the repository's history next to the graders
+    are hidden too; else ``path`` itself. Never ``/``.
+    """
+    path = Path(path).resolve()
+    for anc in [path, *path.parents]:
+        if anc == Path("/"):
+            break
+        if (anc / ".git").exists() or (anc / "pyproject.toml").exists():
+            return anc
+    return path
 
 
 def _hide_plan(hide: tuple[Path, ...], keep: list[Path]) -> list[tuple[bytes, bool]]:
@@ -182,8 +249,9 @@ def _hide_plan(hide: tuple[Path, ...], keep: list[Path]) -> list[tuple[bytes, bo
 
 
 #: World-writable shared folders every child gets a fresh, empty copy of (so ``../`` from
-#: its working directory, ``/tmp``, shows nothing of the grader's or other submissions').
-_SHARED_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
+#: its working directory, ``/tmp``, shows nothing of the grader's or other submissions',
+#: and nothing it leaves there, a lock file say, outlives it).
+_SHARED_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock", "/dev/mqueue")
 
 
 def _reveal_plan(keep: list[Path], cover: tuple[str, ...] = ()

@@ -11,8 +11,10 @@ Submissions, any mix of:
 - a flat folder of notebooks, or notebook files, named ``<student>_<exercise>.ipynb`` or
   anything else.
 
-The exercise is read from the notebook's metadata (``metadata.initkit.exercise``), else the
-nbgrader assignment folder, else the file name, else ``--exercise``.
+In nbgrader's layout the assignment folder decides the exercise (a notebook's metadata
+naming another one is reported in the result's reason, never obeyed: the student wrote the
+metadata, nbgrader made the folder). Elsewhere the exercise is read from the notebook's
+metadata (``metadata.initkit.exercise``), else the file name, else ``--exercise``.
 """
 
 from __future__ import annotations
@@ -37,12 +39,14 @@ class Job:
         student: the student's name or id.
         exercise: the exercise name, or None if it could not be told (then ``problem``).
         problem: why this submission cannot be graded at all, if so.
+        note: something about the submission staff should know (graded nonetheless).
     """
 
     path: Path
     student: str
     exercise: str | None
     problem: str | None = None
+    note: str | None = None
 
 
 def find_exercises(graders_root: Path) -> dict[str, Path]:
@@ -138,8 +142,15 @@ def discover(paths: list[Path], exercises: dict[str, Path],
 def _job(path: Path, student: str | None, assignment: str | None, known: list[str],
          fallback: str | None) -> Job:
     name_ex, name_student = _from_name(path.stem, known)
-    ex = _metadata_exercise(path) or (assignment if assignment in known else None) \
-        or name_ex or fallback
+    meta = _metadata_exercise(path)
+    note = None
+    if assignment is not None:  # nbgrader's layout: the folder decides
+        ex = assignment
+        if meta is not None and meta != assignment:
+            note = (f"{path.name}: its metadata names exercise {meta!r} but it was submitted "
+                    f"for {assignment!r}; graded as {assignment!r}")
+    else:
+        ex = meta or name_ex or fallback
     who = student or (name_student if name_ex else path.stem)
     if ex is None:
         return Job(path, who, None, problem=f"{path.name}: cannot tell which exercise this is "
@@ -148,4 +159,4 @@ def _job(path: Path, student: str | None, assignment: str | None, known: list[st
     if ex not in known:
         return Job(path, who, ex, problem=f"{path.name}: no graders for exercise {ex!r} "
                    f"(known: {', '.join(known)})")
-    return Job(path, who, ex)
+    return Job(path, who, ex, note=note)

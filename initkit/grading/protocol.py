@@ -37,6 +37,10 @@ import numpy as np
 
 #: Largest frame either side accepts (bytes); bigger means a protocol error.
 MAX_FRAME = 256 * 1024 * 1024
+#: Most bytes a reader holds at once (frames of unread messages plus partial input).
+MAX_MESSAGE = 256 * 1024 * 1024
+#: Most binary blobs one message may carry.
+MAX_BLOBS = 4096
 #: Deepest nesting of lists/dicts/tuples accepted.
 MAX_DEPTH = 32
 #: Array dtype kinds that may cross: bool, signed, unsigned, float, complex, bytes, unicode.
@@ -138,7 +142,12 @@ def pack(header: dict, blobs: list[bytes] = ()) -> bytes:
 
 def write_message(fd: int, header: dict, blobs: list[bytes] = ()) -> None:
     """Write one whole message to a pipe file descriptor (blocking)."""
-    view = memoryview(pack(header, blobs))
+    write_bytes(fd, pack(header, blobs))
+
+
+def write_bytes(fd: int, data: bytes) -> None:
+    """Write already packed bytes (:func:`pack`) to a pipe file descriptor (blocking)."""
+    view = memoryview(data)
     while view:
         n = os.write(fd, view)
         view = view[n:]
@@ -148,38 +157,69 @@ class FrameReader:
     """Incremental parser: feed it bytes as they arrive, take whole messages out.
 
     Used by the trusted side with a non-blocking pipe, so a silent or slow child can be
-    timed out, and a child that sends garbage gets a :class:`ProtocolError`.
+    timed out, and a child that sends garbage gets a :class:`ProtocolError`. What it holds
+    is bounded: no frame over ``max_frame`` bytes, no message with more than ``max_blobs``
+    blobs (checked as soon as the header arrives), and never more than ``max_total`` bytes
+    buffered in all (whole frames kept plus the partial input), so a child streaming an
+    endless message cannot fill the trusted process's memory.
     """
 
-    def __init__(self, max_frame: int = MAX_FRAME):
+    def __init__(self, max_frame: int = MAX_FRAME, max_total: int = MAX_MESSAGE,
+                 max_blobs: int = MAX_BLOBS):
         self._buf = bytearray()
-        self._frames: list[bytes] = []
-        self._max = max_frame
+        self._done: list[tuple[dict, list[bytes], int]] = []
+        self._header: dict | None = None
+        self._blobs: list[bytes] = []
+        self._need = 0
+        self._held = 0
+        self._max = min(max_frame, max_total)
+        self._max_total = max_total
+        self._max_blobs = max_blobs
+
+    def _check_total(self) -> None:
+        if self._held + len(self._buf) > self._max_total:
+            raise ProtocolError(f"more than {self._max_total} bytes of messages at once")
 
     def feed(self, data: bytes) -> None:
-        """Append bytes read from the pipe."""
+        """Append bytes read from the pipe.
+
+        Raises:
+            ProtocolError: a frame, a blob count or the bytes held exceed the limits, or a
+                header is not a JSON object with a valid ``nblobs``.
+        """
         self._buf += data
+        self._check_total()
         while len(self._buf) >= _HEADER.size:
             (n,) = _HEADER.unpack_from(self._buf)
             if n > self._max:
                 raise ProtocolError(f"frame of {n} bytes exceeds the {self._max}-byte limit")
             if len(self._buf) < _HEADER.size + n:
                 break
-            self._frames.append(bytes(self._buf[_HEADER.size:_HEADER.size + n]))
+            frame = bytes(self._buf[_HEADER.size:_HEADER.size + n])
             del self._buf[:_HEADER.size + n]
+            self._held += n
+            if self._header is None:
+                header = loads_header(frame)
+                k = header.get("nblobs", 0)
+                if type(k) is not int or not 0 <= k <= self._max_blobs:
+                    raise ProtocolError("header field 'nblobs' is not an int from 0 to "
+                                        f"{self._max_blobs}")
+                self._header, self._need, self._size = header, k, n
+            else:
+                self._blobs.append(frame)
+                self._need -= 1
+                self._size += n
+            if self._need == 0:
+                self._done.append((self._header, self._blobs, self._size))
+                self._header, self._blobs = None, []
+        self._check_total()
 
     def message(self) -> tuple[dict, list[bytes]] | None:
         """Return the next complete ``(header, blobs)``, or None if not all here yet."""
-        if not self._frames:
+        if not self._done:
             return None
-        header = loads_header(self._frames[0])
-        k = header.get("nblobs", 0)
-        if not isinstance(k, int) or k < 0:
-            raise ProtocolError("header field 'nblobs' is not a non-negative int")
-        if len(self._frames) < 1 + k:
-            return None
-        blobs = self._frames[1:1 + k]
-        del self._frames[:1 + k]
+        header, blobs, size = self._done.pop(0)
+        self._held -= size
         return header, blobs
 
 
@@ -204,7 +244,8 @@ def loads_header(data: bytes) -> dict:
     """Parse a JSON header strictly (no NaN/Infinity literals, must be an object)."""
     try:
         header = json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # ValueError: also an int of more digits than Python converts (sys.int_info)
         raise ProtocolError(f"header is not JSON: {exc}") from None
     if not isinstance(header, dict):
         raise ProtocolError("header is not a JSON object")

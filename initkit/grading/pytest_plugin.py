@@ -1,10 +1,11 @@
 """pytest plugin for hidden graders: ``--submission``, the ``submission`` fixture, ``points``.
 
 Registered through the ``pytest11`` entry point (or ``-p initkit.grading.pytest_plugin``). It
-does nothing unless ``--submission PATH`` is given: then it registers the ``points`` marker
-and a session-scoped ``submission`` fixture, a :class:`~initkit.grading.submission.Submission`
-whose notebook runs in a sandboxed child (:mod:`initkit.grading.sandbox`) the first time a
-test asks for it, and is killed at the end of the session. An instructor can run
+registers the ``points`` marker and otherwise does nothing unless ``--submission PATH`` is
+given: then it adds a session-scoped ``submission`` fixture, a
+:class:`~initkit.grading.submission.Submission` whose notebook runs in a sandboxed child
+(:mod:`initkit.grading.sandbox`) the first time a test asks for it, and is killed at the
+end of the session. An instructor can run
 ``pytest graders/ex01 --submission alice.ipynb`` and read ordinary pytest output.
 
 Marker: ``@pytest.mark.points(n, visibility="visible", grade_id=None)``: the test is worth
@@ -51,15 +52,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Activate the fixture and marker, only when ``--submission`` was given."""
+    """Register the ``points`` marker; activate the fixture only with ``--submission``."""
     global LAST_SUBMISSION
+    # always registered (harmless), so graders collect cleanly under --strict-markers
+    config.addinivalue_line(
+        "markers", "points(n, visibility='visible', grade_id=None): points the test is worth "
+        "(initkit)")
     path = config.getoption("submission", default=None)
     if not path:
         return
     LAST_SUBMISSION = None
-    config.addinivalue_line(
-        "markers", "points(n, visibility='visible', grade_id=None): points the test is worth "
-        "(initkit)")
     plugin = _SubmissionPlugin(Path(path), config)
     config.pluginmanager.register(plugin, "initkit-submission")
     config.pluginmanager.register(plugin.fixtures(), "initkit-submission-fixture")
@@ -110,8 +112,11 @@ class _SubmissionPlugin:
             nb = load_notebook(self.path)
         except NotebookError as exc:
             raise NotebookUnavailable(str(exc)) from None
-        hide = [*opt("sandbox_hide"), str(Path.cwd()),
-                *(a.split("::")[0] for a in self.config.args)]
+        from .confine import secret_root
+
+        tests = [a.split("::")[0] for a in self.config.args]
+        hide = [*opt("sandbox_hide"), str(Path.cwd()), str(self.config.rootpath), *tests,
+                *(str(secret_root(Path(t))) for t in tests if Path(t).exists())]
         hide = tuple(p for p in hide if Path(p).exists())
         self._sandbox = Sandbox(nb.code_cells(), {self.path.name: self.path.read_bytes()},
                                 limits=limits, hide=hide, prewarm=not opt("sandbox_fresh"),

@@ -21,6 +21,7 @@ points only.
 from __future__ import annotations
 
 import csv
+import hashlib
 import html
 import json
 import re
@@ -30,7 +31,25 @@ from .runner import SubmissionResult
 
 
 def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name) or "_"
+    """A folder name for ``name``: only ``[A-Za-z0-9._-]``, never ``.``/``..`` or hidden.
+
+    A name that had to change gets a short hash of the original appended, so two names
+    that clean up alike (``bob!`` and ``bob?``) never share a folder.
+    """
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+    if safe.startswith("."):
+        safe = "_" + safe[1:]
+    safe = safe or "_"
+    if safe != name:
+        safe += "-" + hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return safe
+
+
+def _cell(value):
+    """A CSV cell spreadsheets will not run as a formula (OWASP CSV injection)."""
+    if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")):
+        return "'" + value
+    return value
 
 
 def submission_dir(out: Path, result: SubmissionResult) -> Path:
@@ -48,12 +67,13 @@ def write_grades_csv(results: list[SubmissionResult], path: Path) -> None:
                 names.append(col)
     with open(path, "w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["student", "exercise", *names, "total", "max_score", "status",
-                         "reason"])
+        writer.writerow([_cell(c) for c in ["student", "exercise", *names, "total",
+                                            "max_score", "status", "reason"]])
         for r in results:
             by = {f"{r.exercise}:{t.name}": t.score for t in r.tests}
-            writer.writerow([r.student, r.exercise or "", *(_num(by.get(n, "")) for n in names),
-                             _num(r.score), _num(r.max_score), r.status, r.reason])
+            writer.writerow([_cell(r.student), _cell(r.exercise or ""),
+                             *(_num(by.get(n, "")) for n in names),
+                             _num(r.score), _num(r.max_score), r.status, _cell(r.reason)])
 
 
 def _num(v):
@@ -83,12 +103,13 @@ def feedback_markdown(result: SubmissionResult) -> str:
              f"Student: **{result.student}**  ", f"Score: **{result.score:g} / "
              f"{result.max_score:g}**", ""]
     if result.status != "graded":
-        lines += [f"Your notebook could not be graded: {result.reason}", ""]
+        lines += [f"Your notebook could not be graded: {_oneline(result.reason)}", ""]
     if result.notes:
-        lines += ["## Notes", "", *(f"- {n}" for n in result.notes), ""]
+        lines += ["## Notes", "", *(f"- {_oneline(n)}" for n in result.notes), ""]
     if result.cell_errors:
         lines += ["## Cells that raised an error", ""]
-        lines += [f"- cell {i}: `{t}` {m[:200]}" for i, t, m in result.cell_errors]
+        lines += [f"- cell {i}: `{_oneline(t)}` {_oneline(m[:200])}"
+                  for i, t, m in result.cell_errors]
         lines.append("")
     lines += ["## Checks", "", "| check | points | result |", "| --- | --- | --- |"]
     for t in result.tests:
@@ -100,6 +121,11 @@ def feedback_markdown(result: SubmissionResult) -> str:
             lines.append(f"| (hidden check) | {t.score:g} / {t.max_score:g} | "
                          "details after release |")
     return "\n".join(lines) + "\n"
+
+
+def _oneline(text: str) -> str:
+    """One Markdown line: newlines escaped, so a message cannot start new Markdown blocks."""
+    return str(text).replace("\r", "\\r").replace("\n", "\\n").replace("`", "'")
 
 
 def feedback_html(result: SubmissionResult) -> str:

@@ -200,7 +200,7 @@ def grade_one(job: Job, grader_dir: Path | None, options: Options) -> Submission
 
     start = time.monotonic()
     result = SubmissionResult(student=job.student, exercise=job.exercise, path=str(job.path),
-                              status="graded")
+                              status="graded", reason=job.note or "")
     if job.problem or grader_dir is None:
         result.status, result.reason = "invalid", job.problem or "unknown exercise"
         return _with_zero_tests(result, grader_dir, options, start)
@@ -217,7 +217,7 @@ def grade_one(job: Job, grader_dir: Path | None, options: Options) -> Submission
     except NotebookError as exc:
         result.status, result.reason = "invalid", str(exc)
         return _with_zero_tests(result, grader_dir, options, start)
-    result.notes = list(nb.notes)
+    result.notes = [*([job.note] if job.note else []), *nb.notes]
 
     from .notebook import import_nbformat
 
@@ -227,7 +227,12 @@ def grade_one(job: Job, grader_dir: Path | None, options: Options) -> Submission
     fixed = private / job.path.name
     nbformat.write(nb.nb, str(fixed))
     collector = _Collector()
-    hide = {str(grader_dir.parent), str(job.path.parent), *options.hide}
+    from .confine import secret_root
+
+    hide = {str(grader_dir.parent), str(secret_root(grader_dir)), str(job.path.parent),
+            *options.hide}
+    if options.course:
+        hide |= {options.course, str(secret_root(Path(options.course)))}
     args = [str(grader_dir), "--submission", str(fixed), "--assert=plain", "-q",
             "-p", "no:cacheprovider", "--capture=sys",
             "--rootdir", str(grader_dir), "--confcutdir", str(grader_dir),
@@ -262,6 +267,8 @@ def grade_one(job: Job, grader_dir: Path | None, options: Options) -> Submission
             sb = sub.sandbox
             result.cell_errors = sub.cell_errors
             result.stdout, result.stderr = sb.stdout.text(), sb.stderr.text()
+            for reason in sb.restarts:
+                result.notes.append(f"the notebook was restarted for the next check: {reason}")
             if sb.gone_reason:
                 result.notes.append(sb.gone_reason)
     except Exception as exc:  # the grader itself failed: report, never crash the run

@@ -14,15 +14,17 @@ the same confinement (:func:`initkit.grading.confine.apply_sandbox`):
   files (see ``setrlimit(2)``);
 - when the grader runs as root, the child first enters a private mount namespace
   (``unshare(2)`` with ``CLONE_NEWNS``) in which the grader's secrets (graders, solutions,
-  gradebook, other submissions, the output directory) are covered by empty read-only
-  ``tmpfs`` mounts, ``/tmp``, ``/var/tmp`` and ``/dev/shm`` are fresh and empty but for
-  its own working directory (so ``../`` shows nothing), a folder closed to others that
-  holds the interpreter (``/root`` with pyenv) is covered with only the interpreter bound
-  back, and a new network namespace has no interfaces up; then it drops to an
-  unprivileged uid of its own (``setgroups``/``setgid``/``setuid``), unique per sandbox, so
-  ``RLIMIT_NPROC`` counts only this submission's processes, and at the end every process
-  of that uid, even one that left the process group with ``setsid``, is killed with
-  ``kill(-1, SIGKILL)`` from a helper running as that uid (``kill(2)``);
+  gradebook, other submissions, the output directory, and the whole project tree around
+  the graders) are covered by empty read-only ``tmpfs`` mounts, ``/tmp``, ``/var/tmp``,
+  ``/dev/shm``, ``/run/lock`` and ``/dev/mqueue`` are fresh and empty but for its own
+  working directory (so ``../`` shows nothing), the working directory is a tmpfs of
+  ``Limits.disk_bytes``, a private IPC namespace takes its System V objects away with it,
+  a folder closed to others that holds the interpreter (``/root`` with pyenv) is covered
+  with only the interpreter bound back, and a new network namespace has no interfaces up;
+  then it drops to an unprivileged uid of its own (``setgroups``/``setgid``/``setuid``),
+  unique per sandbox, so ``RLIMIT_NPROC`` counts only this submission's processes, and at
+  the end every process of that uid, even one that left the process group with
+  ``setsid``, is killed with ``kill(-1, SIGKILL)`` from a helper running as that uid (``kill(2)``);
 - wall-clock timeouts are enforced here, per cell and per submission, by killing it;
 - its stdout and stderr are drained continuously and kept up to a size cap, so printing
   100 MB neither blocks it nor fills the grader's memory.
@@ -62,6 +64,8 @@ from .confine import (  # noqa: F401 - processes_of_uid and running_as_root are 
 )
 
 _UID_BASE = 1_900_000_000
+#: Fresh children a submission may get after one died or hung answering a check.
+MAX_RESTARTS = 8
 
 
 class SandboxError(InitkitError):
@@ -81,6 +85,10 @@ class Limits:
         fsize_bytes: ``RLIMIT_FSIZE``: largest file the child may write.
         nofile: ``RLIMIT_NOFILE``: open file descriptors.
         output_bytes: stdout and stderr kept (each); the rest is counted and dropped.
+        disk_bytes: size of the working directory's tmpfs (root with namespaces only):
+            all the files the notebook writes there together.
+        message_bytes: most bytes of the child's messages buffered at once (frames,
+            blobs, partial input); more kills the child (a protocol error).
     """
 
     timeout: float = 120.0
@@ -91,6 +99,8 @@ class Limits:
     fsize_bytes: int = 64 * 1024**2
     nofile: int = 256
     output_bytes: int = 256 * 1024
+    message_bytes: int = 256 * 1024**2
+    disk_bytes: int = 512 * 1024**2
 
 
 @dataclass
@@ -172,6 +182,9 @@ class Sandbox:
         self.current_cell: int | None = None
         self._reader = protocol.FrameReader()
         self._deadline = 0.0
+        self._ready = False
+        #: why each earlier child of this submission ended (a fresh one took over)
+        self.restarts: list[str] = []
         self._sel: selectors.BaseSelector | None = None
         self._req_w = self._rep_r = -1
 
@@ -190,9 +203,15 @@ class Sandbox:
             One :class:`CellResult` per cell that started (fewer if the child died or
             timed out; then :attr:`gone_reason` says why).
         """
+        self._deadline = time.monotonic() + self.limits.timeout
+        self._launch()
+        return self.cells
+
+    def _launch(self) -> None:
+        """Make the working directory, start the child and run its cells."""
         import subprocess
 
-        self._deadline = time.monotonic() + self.limits.timeout
+        self._reader = protocol.FrameReader(max_total=self.limits.message_bytes)
         self.workdir = Path(tempfile.mkdtemp(prefix="initkit-grade-"))
         for name, content in self.files.items():
             (self.workdir / Path(name).name).write_bytes(content)
@@ -248,23 +267,51 @@ class Sandbox:
         try:
             self._send({"op": "run", "cells": self.cells_src, "ipython": self.ipython})
             self._run_cells()
+            self._ready = True
         except ChildGone as exc:
             self.gone_reason = str(exc)
-        return self.cells
+
+    def _restart(self) -> None:
+        """Replace a child that died or hung during a request by a fresh one.
+
+        The new child runs the notebook's cells again (a new working directory, same
+        limits, same overall deadline), so one check that hangs or crashes the process
+        costs that check only. The first run's cell results are kept.
+        """
+        self.restarts.append(self.gone_reason or "")
+        first_cells, self.cells = self.cells, []
+        self._close_process()
+        self.gone_reason = None
+        self.current_cell = None
+        self._ready = False  # a fresh child that fails its cells is not restarted again
+        self._launch()
+        self.cells = first_cells
+        if self.gone_reason:
+            self.gone_reason = f"{self.gone_reason} (while restarting the notebook)"
+
+    def _can_restart(self) -> bool:
+        return (self._ready and len(self.restarts) < MAX_RESTARTS
+                and time.monotonic() < self._deadline - 1.0)
 
     def _run_cells(self) -> None:
         started = 0.0
         while True:
             header, _ = self._receive(cell_timeout=True)
             event = header.get("event")
+            index = header.get("index", -1)
+            err = header.get("error")
+            if type(index) is not int or not (err is None or isinstance(err, dict)):
+                self.close_child()
+                raise ChildGone("the notebook's process broke the protocol: malformed "
+                                f"{str(event)[:50]!r} message")
             if event == "cell":
-                self.current_cell = int(header.get("index", -1))
+                self.current_cell = index
                 started = time.monotonic()
                 self._cell_deadline = started + self.limits.cell_timeout
             elif event == "cell_done":
-                err = header.get("error") or {}
+                err = err or {}
                 self.cells.append(CellResult(
-                    index=int(header.get("index", -1)), error_type=_s(err.get("type")),
+                    index=index, error_type=_s(err.get("type")),
                     error_message=_s(err.get("message")), seconds=time.monotonic() - started))
                 self.current_cell = None
                 self._cell_deadline = time.monotonic() + self.limits.cell_timeout
@@ -275,6 +322,9 @@ class Sandbox:
 
     def close(self) -> None:
         """Kill the child's process group (and every process of its uid); clean up."""
+        self._close_process()
+
+    def _close_process(self) -> None:
         if self.proc is not None:
             for fd in (self._req_w, self._rep_r):
                 try:
@@ -314,6 +364,8 @@ class Sandbox:
             ChildGone: the child is not running, or did not answer within the cell timeout
                 (then it is killed, and every later request raises ChildGone too).
         """
+        if self.gone_reason and self._can_restart():
+            self._restart()
         if self.gone_reason:
             raise ChildGone(self.gone_reason)
         try:
@@ -382,7 +434,12 @@ class Sandbox:
             elif key.data == "err":
                 self.stderr.add(chunk)
             elif chunk:
-                self._reader.feed(chunk)
+                try:
+                    self._reader.feed(chunk)
+                except protocol.ProtocolError as exc:
+                    self.close_child()
+                    raise ChildGone(f"the notebook's process broke the protocol: {exc}"
+                                    ) from None
             else:
                 alive = False
             if not chunk:
@@ -447,6 +504,8 @@ class Sandbox:
             "reveals": [[dec(b), [dec(p) for p, _ in inner]] for b, inner in reveals],
             "cpu": limits.cpu_seconds, "memory": limits.memory_bytes,
             "fsize": limits.fsize_bytes, "nofile": limits.nofile, "nproc": nproc,
+            "workdir": str(self.workdir) if self.workdir else None,
+            "disk": limits.disk_bytes if ns else 0,
         }
 
     def _preexec(self):
