@@ -223,7 +223,7 @@ def test_parametrize_with_checks_ids_and_pairs():
     assert all(init.name == i.split("-")[0] for (init, _), i in zip(pairs, ids, strict=True))
 
 
-def test_check_skipped_is_a_pytest_skip():
+def test_check_skipped_is_the_pytest_skip_exception():
     """CheckSkipped is what pytest treats as a skip, and its text is the reason."""
     with pytest.raises(CheckSkipped) as info:
         initializer_checks(as_initializer("identity"))[-2](as_initializer("identity"))
