@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
+
+import click
 
 
 def fmt_number(value: Any, digits: int = 4) -> str:
@@ -35,3 +37,26 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
         return "  ".join(parts).rstrip()
 
     return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, cells)])
+
+
+def parse_value(text: str) -> Any:
+    """A number if ``text`` reads as one, else the text."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def parse_params(pairs: Iterable[str], hint: str, form: str = "KEY=VALUE") -> dict[str, Any]:
+    """``["value=0.5", "mode=fan_out"]`` -> {"value": 0.5, "mode": "fan_out"}.
+
+    A pair without ``=`` or without a key is a usage error that names the option (``hint``)
+    and the expected ``form``.
+    """
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{pair!r} is not {form}", param_hint=hint)
+        params[key] = parse_value(text)
+    return params

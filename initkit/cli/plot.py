@@ -13,6 +13,8 @@ from typing import Any
 
 import click
 
+from .format import parse_params
+
 #: initkit.viz.save_figure's suffixes (repeated here: importing viz loads matplotlib).
 FIGURE_SUFFIXES = (".png", ".svg")
 
@@ -37,14 +39,6 @@ def output_option(suffixes: tuple[str, ...] = FIGURE_SUFFIXES, default: str | No
                         help=f"File to write ({', '.join(suffixes)}).")
 
 
-def parse_value(text: str) -> Any:
-    """A number if ``text`` reads as one, else the text."""
-    try:
-        return float(text)
-    except ValueError:
-        return text
-
-
 def parse_inits(value: str) -> list[tuple[str, dict[str, Any]]]:
     """``"he,constant:value=0.5"`` -> [("he", {}), ("constant", {"value": 0.5})]."""
     specs = []
@@ -52,13 +46,8 @@ def parse_inits(value: str) -> list[tuple[str, dict[str, Any]]]:
         if not item:
             continue
         name, *pairs = item.split(":")
-        params = {}
-        for pair in pairs:
-            key, sep, text = pair.partition("=")
-            if not sep or not key:
-                raise click.BadParameter(f"{pair!r} in {item!r} is not KEY=VALUE "
-                                         "(write NAME:KEY=VALUE:KEY=VALUE)", param_hint="--inits")
-            params[key] = parse_value(text)
+        params = parse_params(pairs, "--inits",
+                              form=f"KEY=VALUE in {item!r} (write NAME:KEY=VALUE:KEY=VALUE)")
         specs.append((name, params))
     if not specs:
         raise click.BadParameter("give at least one initializer", param_hint="--inits")

@@ -9,22 +9,9 @@ from typing import Any
 
 import click
 
-from .format import format_table
+from .format import format_table, parse_params
 
 DATASET_NAMES = ["digits", "mnist", "circles", "adding", "copy"]
-
-
-def _parse_params(pairs: tuple[str, ...]) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"{pair!r} is not KEY=VALUE", param_hint="--init-param")
-        try:
-            params[key] = float(value)
-        except ValueError:
-            params[key] = value
-    return params
 
 
 def _load(dataset: str, data_dir: str | None, seed: int):
@@ -102,7 +89,7 @@ def train_command(dataset: str, init: str, compare: str | None, init_param: tupl
     from ..registry import get_activation, get_initializer
     from ..train import build_model, fit
 
-    params = _parse_params(init_param)
+    params = parse_params(init_param, "--init-param")
     inits = [s.strip() for s in compare.split(",") if s.strip()] if compare else [init]
     if not inits:
         raise click.BadParameter("give at least one initializer", param_hint="--compare")

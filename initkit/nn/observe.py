@@ -18,12 +18,10 @@ from typing import Any
 
 import numpy as np
 
+from ..simulation import SATURATION  # one threshold for simulator and engine
 from .core import Module
 from .layers import ActivationLayer, Dense
 from .rnn import RNN
-
-#: |phi'(z)| below this (but not 0) counts as saturated, as in ``initkit.simulate``.
-SATURATION = 0.01
 
 
 def activation_layers(model: Module) -> list[ActivationLayer]:
