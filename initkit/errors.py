@@ -51,3 +51,64 @@ class DuplicateNameError(PluginError):
 
 class SimulationError(InitkitError, ValueError):
     """Arguments to the simulator that cannot describe a network."""
+
+
+class EngineError(InitkitError, ValueError):
+    """A model, loss or optimizer was built or called with arguments that cannot work."""
+
+
+class DataError(InitkitError):
+    """A data file is missing, truncated or not in the format its name promises."""
+
+
+class FetchError(DataError):
+    """A download failed or did not match its SHA-256 checksum."""
+
+
+class DataFallbackWarning(UserWarning):
+    """MNIST was not found on disk; the 8x8 digits scikit-learn ships are used instead."""
+
+
+class VizError(InitkitError, ValueError):
+    """Arguments a figure cannot be drawn from (wrong shape, unknown quantity, bad suffix)."""
+
+
+class GradebookError(InitkitError):
+    """The course's gradebook cannot take the scores (missing assignment, bad database)."""
+
+
+class GradersNotFound(InitkitError):
+    """No grader directory, or none for an exercise."""
+
+
+class NotebookError(InitkitError):
+    """A submission that is not a usable notebook; the message names the file and why."""
+
+
+class SandboxError(InitkitError):
+    """The sandbox itself could not be set up (not the student's fault)."""
+
+
+class ConformanceError(InitkitError):
+    """One or more conformance checks failed (the report above the message says which)."""
+
+
+class TheoryWarning(UserWarning):
+    """A mean-field quantity is degenerate (no fixed point, divergence, a critical point).
+
+    The result that comes with it is ``inf`` or ``nan``; the message gives the reason.
+    """
+
+
+class TheoryError(InitkitError, ValueError):
+    """A mean-field quantity that does not exist for the given arguments (e.g. no edge of chaos
+    in the searched range); the message says which and what to try."""
+
+
+class ConfinementUnavailable(SandboxError):
+    """No confinement can be set up on this machine; the message says why and how to allow it
+    (or pass ``--unconfined`` knowingly)."""
+
+
+class CourseError(InitkitError):
+    """A course folder, exercise slug or notebook that the course tooling cannot use."""

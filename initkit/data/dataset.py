@@ -8,19 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InitkitError
-
-
-class DataError(InitkitError):
-    """A data file is missing, truncated or not in the format its name promises."""
-
-
-class FetchError(DataError):
-    """A download failed or did not match its SHA-256 checksum."""
-
-
-class DataFallbackWarning(UserWarning):
-    """MNIST was not found on disk; the 8x8 digits scikit-learn ships are used instead."""
+from ..errors import (  # noqa: F401 (defined in initkit.errors, re-exported here)
+    DataError,
+    DataFallbackWarning,
+    FetchError,
+)
 
 
 @dataclass

@@ -23,11 +23,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import InitkitError
-
-
-class GradersNotFound(InitkitError):
-    """No grader directory, or none for an exercise."""
+from ..errors import (
+    GradersNotFound,  # noqa: F401 (defined in initkit.errors, re-exported here)
+    InitkitError,
+)
 
 
 @dataclass

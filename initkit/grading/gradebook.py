@@ -14,12 +14,11 @@ import os
 import sys
 from pathlib import Path
 
-from ..errors import InitkitError
+from ..errors import (
+    GradebookError,  # noqa: F401 (defined in initkit.errors, re-exported here)
+    InitkitError,
+)
 from .runner import SubmissionResult
-
-
-class GradebookError(InitkitError):
-    """The course's gradebook cannot take the scores (missing assignment, bad database)."""
 
 
 def _grade_ids(grader_dir: Path) -> dict[str, str]:

@@ -24,7 +24,9 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import InitkitError
+from ..errors import (
+    NotebookError,  # noqa: F401 (defined in initkit.errors, re-exported here)
+)
 
 #: Largest notebook accepted, in bytes.
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
@@ -49,10 +51,6 @@ def import_nbformat():
     import nbformat
 
     return nbformat
-
-
-class NotebookError(InitkitError):
-    """A submission that is not a usable notebook; the message names the file and why."""
 
 
 @dataclass

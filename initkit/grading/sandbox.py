@@ -45,7 +45,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import InitkitError
+from ..errors import SandboxError
 from . import protocol
 from .confine import (  # noqa: F401 - processes_of_uid and running_as_root are re-exported
     _SHARED_DIRS,
@@ -66,10 +66,6 @@ from .confine import (  # noqa: F401 - processes_of_uid and running_as_root are 
 _UID_BASE = 1_900_000_000
 #: Fresh children a submission may get after one died or hung answering a check.
 MAX_RESTARTS = 8
-
-
-class SandboxError(InitkitError):
-    """The sandbox itself could not be set up (not the student's fault)."""
 
 
 @dataclass

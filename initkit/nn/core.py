@@ -17,13 +17,9 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 from numpy.typing import DTypeLike
 
-from ..errors import InitkitError
+from ..errors import EngineError  # noqa: F401 (defined in initkit.errors, re-exported here)
 
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-class EngineError(InitkitError, ValueError):
-    """A model, loss or optimizer was built or called with arguments that cannot work."""
 
 
 def check_dtype(dtype: DTypeLike) -> np.dtype:

@@ -12,7 +12,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..errors import InitkitError
+from ..errors import (
+    ConformanceError,  # noqa: F401 (defined in initkit.errors, re-exported here)
+    )
 from ..registry import (
     Activation,
     Initializer,
@@ -24,10 +26,6 @@ from .activation_checks import activation_checks
 from .checks import CheckSkipped, initializer_checks
 
 Outcome = Literal["passed", "failed", "skipped"]
-
-
-class ConformanceError(InitkitError):
-    """One or more conformance checks failed (the report above the message says which)."""
 
 
 @dataclass(frozen=True)

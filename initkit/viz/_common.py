@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..errors import InitkitError
+from ..errors import VizError  # noqa: F401 (defined in initkit.errors, re-exported here)
 from ..registry import Initializer, get_initializer
 
 #: The file types a figure can be written as, by suffix (``initkit plot -o``).
@@ -23,10 +23,6 @@ FIGURE_SUFFIXES = (".png", ".svg")
 
 #: The lesson's colours and labels (its figure: Xavier blue, He green, bad init red).
 LESSON_STYLE = {"xavier": ("Xavier", "blue"), "he": ("He", "green"), "bad": ("Bad init", "red")}
-
-
-class VizError(InitkitError, ValueError):
-    """Arguments a figure cannot be drawn from (wrong shape, unknown quantity, bad suffix)."""
 
 
 def new_axes(ax: Axes | None = None, figsize: tuple[float, float] = (7.0, 4.0)
