@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint images clean
+.PHONY: demo test lab lint images clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# JupyterLab on the student notebooks, from the kit's own environment (LAB_ARGS=--no-browser ...)
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=exercises $(LAB_ARGS)
 
 images: $(STAMP)
 	$(BIN)/python -m initkit.viz.gallery docs/images

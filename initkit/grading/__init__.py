@@ -10,6 +10,7 @@ grades.csv, Gradescope ``results.json`` and feedback, :mod:`.gradebook` fills nb
 gradebook. Heavy imports stay inside functions: importing this package is cheap.
 """
 
+from .protocol import Rng
 from .submission import (
     Axes,
     BadValue,
@@ -17,6 +18,7 @@ from .submission import (
     Line,
     MissingName,
     NotebookUnavailable,
+    Probe,
     StudentError,
     StudentException,
     Submission,
@@ -30,6 +32,8 @@ __all__ = [
     "Line",
     "MissingName",
     "NotebookUnavailable",
+    "Probe",
+    "Rng",
     "StudentError",
     "StudentException",
     "Submission",

@@ -16,9 +16,10 @@ Conversation (all over the two dedicated pipes, never stdout, which the student 
    ``{"event": "cell_done", "index": i, "error": null | {"type", "message"}}`` after it
    (every ``BaseException``, ``SystemExit`` and ``KeyboardInterrupt`` included, is the
    cell's error: later cells still run, as nbgrader's ``allow_errors`` does);
-3. child -> ``{"event": "ready"}``, then for each request ``{"op": "call" | "get" | "has" |
-   "figures", ...}`` one reply ``{"ok": true, "value": tree}`` or
-   ``{"ok": false, "error": {"type", "message"}}``.
+3. child -> ``{"event": "ready"}``, then for each request ``{"op": "call" | "probe" | "get"
+   | "has" | "figures", ...}`` one reply ``{"ok": true, "value": tree}`` or
+   ``{"ok": false, "error": {"type", "message"}}`` (:func:`serve`; ``probe`` is
+   :func:`_probe`).
 """
 
 import importlib.util
@@ -60,16 +61,28 @@ def _strip_magics(src: str) -> str:
     return "\n".join(lines)
 
 
-def _figures(protocol):
-    if "matplotlib.pyplot" not in sys.modules:
+def _figures(protocol, ns=None):
+    """Every open pyplot figure and every Figure the namespace names, as data.
+
+    Figures held in variables count too: Jupyter's inline backend closes pyplot's figures
+    after each cell, so under nbgrader ``fig`` is the only handle left.
+    """
+    if "matplotlib" not in sys.modules:
         return []
     import io
 
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
+    found = []
+    if "matplotlib.pyplot" in sys.modules:
+        import matplotlib.pyplot as plt
+
+        found = [plt.figure(num) for num in plt.get_fignums()]
+    for value in list((ns or {}).values()):
+        if isinstance(value, Figure) and all(value is not f for f in found):
+            found.append(value)
     out = []
-    for num in plt.get_fignums():
-        fig = plt.figure(num)
+    for position, fig in enumerate(found, start=1):
         buf = io.BytesIO()
         try:
             fig.savefig(buf, format="png", dpi=60)
@@ -93,7 +106,10 @@ def _figures(protocol):
             axes.append({"title": ax.get_title(), "xlabel": ax.get_xlabel(),
                          "ylabel": ax.get_ylabel(), "xscale": ax.get_xscale(),
                          "yscale": ax.get_yscale(), "lines": lines})
-        out.append({"number": int(num), "png": png, "axes": axes})
+        number = getattr(fig, "number", None)
+        names = [k for k, v in (ns or {}).items() if v is fig and isinstance(k, str)]
+        out.append({"number": int(number) if isinstance(number, int) else position,
+                    "png": png, "axes": axes, "names": names})
     return out
 
 
@@ -180,38 +196,8 @@ def main(req_fd: int, reply_fd: int) -> None:
             header, blobs = protocol.read_message(req_fd)
         except EOFError:
             return
-        op = header.get("op")
         restore_builtins()
-        try:
-            if op == "call":
-                args = protocol.decode(header.get("args", []), blobs)
-                kwargs = protocol.decode(header.get("kwargs", {"$": "dict", "v": []}), blobs)
-                if header.get("name") not in ns:
-                    raise _Missing(header.get("name"))
-                func = ns[header["name"]]
-                if not callable(func):
-                    raise TypeError(f"{header['name']!r} is not a function")
-                value = func(*args, **kwargs)
-            elif op == "get":
-                if header.get("name") not in ns:
-                    raise _Missing(header.get("name"))
-                value = ns[header["name"]]
-            elif op == "has":
-                value = header["name"] in ns
-            elif op == "figures":
-                value = _figures(protocol)
-            else:
-                raise ValueError(f"unknown op {op!r}")
-            tree, out_blobs = protocol.encode(value)
-            # packed here, so a value JSON refuses (an int of 5000 digits) is this call's error
-            data = protocol.pack({"ok": True, "value": tree}, out_blobs)
-        except BaseException as exc:  # noqa: B036 - the student's function may sys.exit()
-            if isinstance(exc, _Missing):
-                reply = {"ok": False, "error": {"type": "NameError", "message":
-                         f"name {header.get('name')!r} is not defined"}}
-            else:
-                reply = {"ok": False, "error": _describe(exc)}
-            data = protocol.pack(reply)
+        data = serve(ns, header, blobs, protocol)
         restore_builtins()
         try:
             sys.stdout.flush()
@@ -219,6 +205,132 @@ def main(req_fd: int, reply_fd: int) -> None:
         except BaseException:  # noqa: B036
             pass
         protocol.write_bytes(reply_fd, data)
+
+
+def serve(ns: dict, header: dict, blobs: list, protocol) -> bytes:
+    """Answer one request about the namespace ``ns``; return the packed reply.
+
+    Shared by this child and the in-kernel transport of nbgrader's hidden cells
+    (:mod:`initkit.course.bridge`), so both answer every op the same way.
+    """
+    op = header.get("op")
+    try:
+        if op in ("call", "probe"):
+            args = protocol.materialize(protocol.decode(header.get("args", []), blobs))
+            kwargs = protocol.materialize(
+                protocol.decode(header.get("kwargs", {"$": "dict", "v": []}), blobs))
+            func = _function(ns, header.get("name"))
+            if op == "call":
+                value = func(*args, **kwargs)
+            else:
+                value = _probe(ns, func, args, kwargs, header)
+        elif op == "get":
+            if header.get("name") not in ns:
+                raise _Missing(header.get("name"))
+            value = ns[header["name"]]
+        elif op == "has":
+            value = header["name"] in ns
+        elif op == "figures":
+            value = _figures(protocol, ns)
+        else:
+            raise ValueError(f"unknown op {op!r}")
+        tree, out_blobs = protocol.encode(value)
+        # packed here, so a value JSON refuses (an int of 5000 digits) is this call's error
+        return protocol.pack({"ok": True, "value": tree}, out_blobs)
+    except BaseException as exc:  # noqa: B036 - the student's function may sys.exit()
+        if isinstance(exc, _Missing):
+            reply = {"ok": False, "error": {"type": "NameError", "message":
+                     f"name {header.get('name')!r} is not defined"}}
+        else:
+            reply = {"ok": False, "error": _describe(exc)}
+        return protocol.pack(reply)
+
+
+def _function(ns: dict, name):
+    if name not in ns:
+        raise _Missing(name)
+    func = ns[name]
+    if not callable(func):
+        raise TypeError(f"{name!r} is not a function")
+    return func
+
+
+def _code_of(obj):
+    """The code object a call of ``obj`` runs (functions, methods, decorated functions)."""
+    import inspect
+
+    try:
+        obj = inspect.unwrap(obj)
+    except ValueError:
+        pass
+    obj = getattr(obj, "__func__", obj)
+    return getattr(obj, "__code__", None)
+
+
+def _resolve(dotted: str):
+    """``package.module.attr[.attr]`` -> the object, importing the longest module prefix."""
+    import importlib
+
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attr in parts[cut:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise ImportError(f"cannot import {dotted!r}")
+
+
+def _probe(ns: dict, func, args, kwargs, header: dict) -> dict:
+    """Call ``func`` with some names hidden and some functions watched; report as data.
+
+    ``hide``: names removed from the notebook's namespace during the call (nbgrader's
+    "must call squares" check deletes ``squares``); ``spy``: notebook functions whose calls
+    are counted; ``forbid``: dotted names of the kit's own implementations whose code must
+    not run during the call (a student's ``xavier_normal`` that delegates to
+    ``initkit.get_initializer("xavier_normal")`` runs it, however it got there). Calls are
+    recognised by code object through ``sys.setprofile``, so aliases and registries do not
+    hide them. An exception of the call is part of the answer, not a failed request.
+    """
+    hide = [n for n in header.get("hide", []) if isinstance(n, str)]
+    spy = [n for n in header.get("spy", []) if isinstance(n, str)]
+    watched = {}
+    for name in spy:
+        code = _code_of(ns.get(name))
+        if code is not None:
+            watched[code] = name
+    counts = dict.fromkeys(spy, 0)
+    forbidden_codes = {}
+    for dotted in header.get("forbid", []):
+        try:  # a name the kit no longer has cannot be delegated to: nothing to watch
+            code = _code_of(_resolve(dotted)) if isinstance(dotted, str) else None
+        except Exception:
+            code = None
+        if code is not None:
+            forbidden_codes[code] = dotted
+    used: list = []
+
+    def profile(frame, event, arg):
+        if event == "call":
+            code = frame.f_code
+            if code in watched:
+                counts[watched[code]] += 1
+            elif code in forbidden_codes and forbidden_codes[code] not in used:
+                used.append(forbidden_codes[code])
+
+    saved = {n: ns.pop(n) for n in hide if n in ns}
+    value, error = None, None
+    sys.setprofile(profile)
+    try:
+        value = func(*args, **kwargs)
+    except BaseException as exc:  # noqa: B036 - the call's failure is the answer
+        error = _describe(exc)
+    finally:
+        sys.setprofile(None)
+        ns.update(saved)
+    return {"value": value, "error": error, "calls": counts, "forbidden": used}
 
 
 if __name__ == "__main__":

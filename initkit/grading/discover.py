@@ -68,15 +68,19 @@ def find_exercises(graders_root: Path) -> dict[str, Path]:
 
 
 def reference_notebook(grader_dir: Path, course: Path | None = None) -> Path | None:
-    """The released notebook of an exercise, for the structure checks (or None)."""
-    notebooks = sorted(grader_dir.glob("*.ipynb"))
-    if notebooks:
-        return notebooks[0]
+    """The released notebook of an exercise, for the structure checks (or None).
+
+    Looked for, in order: a notebook beside the graders, the nbgrader course's
+    ``release/<slug>/``, and in the folder holding ``graders/`` (a kit checkout's
+    ``exercises/<slug>.ipynb`` or a course's ``release/<slug>/``).
+    """
+    slug = grader_dir.name
+    root = grader_dir.parent.parent
+    candidates = sorted(grader_dir.glob("*.ipynb"))
     if course is not None:
-        release = sorted((Path(course) / "release" / grader_dir.name).glob("*.ipynb"))
-        if release:
-            return release[0]
-    return None
+        candidates += sorted((Path(course) / "release" / slug).glob("*.ipynb"))
+    candidates += [root / "release" / slug / f"{slug}.ipynb", root / "exercises" / f"{slug}.ipynb"]
+    return next((c for c in candidates if c.is_file()), None)
 
 
 def _metadata_exercise(path: Path) -> str | None:

@@ -12,7 +12,12 @@ everything else is a one-key-``"$"`` object:
 ``{"$": "tuple", "v": [...]}``       a tuple
 ``{"$": "dict", "v": [[k, v], ...]}``  a dict whose keys are str or int
 ``{"$": "opaque", "type": "T"}``     an object that is not data (the trusted side refuses it)
+``{"$": "rng", "seed": n}``          a seed for a fresh ``numpy.random.default_rng(n)``
 ===================================  ================================================
+
+A grader passes a random generator to a student's function as :class:`Rng` (``Rng(7)``):
+only its seed crosses, and the child hands the function ``numpy.random.default_rng(7)``
+(:func:`materialize`), so "same seed, same draw" can be checked from outside.
 
 The trusted side decodes with :func:`decode` only: ``json.loads`` that refuses the
 ``NaN``/``Infinity`` literals, and ``numpy.load(..., allow_pickle=False)`` for arrays. Nothing
@@ -73,11 +78,40 @@ def encode(value: Any) -> tuple[Any, list[bytes]]:
     return _enc(value, blobs, 0), blobs
 
 
+class Rng:
+    """A ``numpy.random.Generator`` to be made on the other side: ``default_rng(seed)``."""
+
+    __slots__ = ("seed",)
+
+    def __init__(self, seed: int):
+        if type(seed) is not int or not 0 <= seed < 2**63:
+            raise ValueError(f"an Rng seed is an int in [0, 2**63), got {seed!r}")
+        self.seed = seed
+
+    def __repr__(self) -> str:
+        return f"Rng({self.seed})"
+
+
+def materialize(value: Any) -> Any:
+    """``value`` with every :class:`Rng` replaced by ``numpy.random.default_rng(seed)``."""
+    if isinstance(value, Rng):
+        return np.random.default_rng(value.seed)
+    if type(value) is list:
+        return [materialize(x) for x in value]
+    if type(value) is tuple:
+        return tuple(materialize(x) for x in value)
+    if type(value) is dict:
+        return {k: materialize(x) for k, x in value.items()}
+    return value
+
+
 def _enc(v: Any, blobs: list[bytes], depth: int) -> Any:
     if depth > MAX_DEPTH:
         return {"$": "opaque", "type": f"nesting deeper than {MAX_DEPTH}"}
     if v is None or v is True or v is False:
         return v
+    if isinstance(v, Rng):
+        return {"$": "rng", "seed": v.seed}
     if isinstance(v, bool | np.bool_):
         return bool(v)
     if isinstance(v, int | np.integer) and not isinstance(v, bool):
@@ -329,6 +363,11 @@ def _dec(t: Any, blobs: list[bytes], depth: int) -> Any:
         return out
     if tag == "opaque":
         return Opaque(str(t.get("type", "?"))[:200])
+    if tag == "rng":
+        try:
+            return Rng(t.get("seed"))
+        except ValueError as exc:
+            raise ProtocolError(str(exc)) from None
     raise ProtocolError(f"unknown tag {tag!r}")
 
 
@@ -359,8 +398,9 @@ def validate(value: Any, *, finite: bool = True, what: str = "value") -> Any:
         TypeError: an :class:`Opaque` object somewhere inside.
         ValueError: a NaN or infinity, when ``finite``.
     """
-    if isinstance(value, Opaque):
-        raise TypeError(f"{what} is an object of type {value.type_name}, not data "
+    if isinstance(value, Opaque | Rng):
+        name = value.type_name if isinstance(value, Opaque) else "Rng"
+        raise TypeError(f"{what} is an object of type {name}, not data "
                         "(return numbers, strings, lists, dicts or numpy arrays)")
     if finite and type(value) is float and not math.isfinite(value):
         raise ValueError(f"{what} is {value!r}, not a finite number")

@@ -11,7 +11,13 @@ end of the session. An instructor can run
 Marker: ``@pytest.mark.points(n, visibility="visible", grade_id=None)``: the test is worth
 ``n`` points (default 1), its Gradescope visibility is one of ``visible``, ``hidden``,
 ``after_due_date``, ``after_published``, and ``grade_id`` names the nbgrader grade cell its
-score goes to with ``initkit grade --nbgrader``.
+score goes to with ``initkit grade --nbgrader`` (and whose hidden block runs it under
+``nbgrader autograde``, :mod:`initkit.course.bridge`). A check is named, in feedback, by the
+first line of its docstring.
+
+Fixture ``grade_seed`` (always there): the run's seed for fresh hidden inputs, from
+``--grade-seed N`` or drawn at random once per session; ``initkit grade`` records it in each
+``results.json``, so a regrade with the same seed is reproducible.
 """
 
 from __future__ import annotations
@@ -22,8 +28,9 @@ from types import ModuleType
 import pytest
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
-#: The ``Submission`` of the last session in this process (read by the runner).
-LAST_SUBMISSION = None
+#: The name the ``--submission`` plugin object is registered under (the runner reads its
+#: ``submission`` attribute after the session).
+SUBMISSION_PLUGIN = "initkit-submission"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -49,11 +56,40 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="Run the cells through IPython's InteractiveShell (IPython magics).")
     group.addoption("--submission-memory", type=int, default=2048, metavar="MB",
                     help="Address-space limit of the notebook's process [2048].")
+    group.addoption("--grade-seed", type=int, default=None, metavar="N",
+                    help="Seed of the hidden checks' fresh inputs (the `grade_seed` "
+                         "fixture) [default: drawn at random per run].")
+
+
+@pytest.fixture(scope="session")
+def grade_seed(request: pytest.FixtureRequest) -> int:
+    """The run's seed for hidden inputs: ``--grade-seed`` or one random draw per session."""
+    seed = request.config.getoption("grade_seed", default=None)
+    if seed is None:
+        seed = getattr(request.config, "_initkit_seed", None)
+        if seed is None:
+            import secrets
+
+            seed = request.config._initkit_seed = secrets.randbelow(2**31)
+    return int(seed)
+
+
+def title_of(item: pytest.Item) -> str:
+    """How feedback names a check: its docstring's first line, else the test's name."""
+    doc = getattr(getattr(item, "obj", None), "__doc__", None) or ""
+    first = doc.strip().splitlines()[0].strip() if doc.strip() else ""
+    return first or item.name
+
+
+def grade_id_of(item: pytest.Item) -> str | None:
+    """The nbgrader grade cell of a test (its ``points`` marker's ``grade_id``), if any."""
+    marker = item.get_closest_marker("points")
+    gid = marker.kwargs.get("grade_id") if marker else None
+    return gid if isinstance(gid, str) and gid else None
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """Register the ``points`` marker; activate the fixture only with ``--submission``."""
-    global LAST_SUBMISSION
     # always registered (harmless), so graders collect cleanly under --strict-markers
     config.addinivalue_line(
         "markers", "points(n, visibility='visible', grade_id=None): points the test is worth "
@@ -61,9 +97,8 @@ def pytest_configure(config: pytest.Config) -> None:
     path = config.getoption("submission", default=None)
     if not path:
         return
-    LAST_SUBMISSION = None
     plugin = _SubmissionPlugin(Path(path), config)
-    config.pluginmanager.register(plugin, "initkit-submission")
+    config.pluginmanager.register(plugin, SUBMISSION_PLUGIN)
     config.pluginmanager.register(plugin.fixtures(), "initkit-submission-fixture")
 
 
@@ -93,7 +128,8 @@ class _SubmissionPlugin:
     def __init__(self, path: Path, config: pytest.Config):
         self.path = path
         self.config = config
-        self._submission = None
+        #: the session's :class:`~initkit.grading.submission.Submission`, once started
+        self.submission = None
         self._sandbox = None
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
@@ -122,9 +158,8 @@ class _SubmissionPlugin:
                                 limits=limits, hide=hide, prewarm=not opt("sandbox_fresh"),
                                 data_dir=opt("sandbox_data"), ipython=opt("sandbox_ipython"))
         self._sandbox.start()
-        global LAST_SUBMISSION
-        self._submission = LAST_SUBMISSION = Submission(self._sandbox)
-        return self._submission
+        self.submission = Submission(self._sandbox)
+        return self.submission
 
     def fixtures(self) -> ModuleType:
         """A plugin object holding the session-scoped ``submission`` fixture."""
@@ -132,9 +167,9 @@ class _SubmissionPlugin:
         @pytest.fixture(scope="session", name="submission")
         def submission():
             """The student's notebook, running in a sandbox (``initkit.grading.Submission``)."""
-            if self._submission is None:
+            if self.submission is None:
                 self._start()
-            return self._submission
+            return self.submission
 
         holder = ModuleType("initkit_submission_fixture")  # pytest reads fixtures off modules
         holder.submission = submission

@@ -12,10 +12,12 @@ Layout under ``--out DIR``::
 ``output``, ``execution_time``, ``stdout_visibility`` and ``tests``, each test with
 ``name``, ``score``, ``max_score``, ``output`` and ``visibility``.
 
-Feedback never contains the hidden tests' source: a test contributes its name, points and
-the message of its failure (the grader's assertion message or the exception's type and
-message, taken with ``--assert=plain``); tests whose visibility is not ``visible`` show their
-points only.
+Feedback never contains the hidden tests' source: a test contributes its title (the first
+line of its docstring), points and the message of its failure (the grader's assertion
+message or the exception's type and message, taken with ``--assert=plain``); tests whose
+visibility is not ``visible`` show their points only. Manually graded cells count in
+``max_score`` everywhere and show as pending until someone grades them (``initkit grade
+--nbgrader`` takes their scores from the gradebook once they are graded there).
 """
 
 from __future__ import annotations
@@ -58,22 +60,26 @@ def submission_dir(out: Path, result: SubmissionResult) -> Path:
 
 
 def write_grades_csv(results: list[SubmissionResult], path: Path) -> None:
-    """``student, exercise, <one column per test>, total, max_score, status, reason``."""
+    """``student, exercise, <a column per test and per manual cell>, total, pending,
+    max_score, status, seed, reason``; a manual cell not graded yet reads ``pending``."""
     names: list[str] = []
     for r in results:
-        for t in r.tests:
-            col = f"{r.exercise}:{t.name}"
+        for col in [f"{r.exercise}:{t.name}" for t in r.tests] + \
+                   [f"{r.exercise}:{m.grade_id} (manual)" for m in r.manual]:
             if col not in names:
                 names.append(col)
     with open(path, "w", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow([_cell(c) for c in ["student", "exercise", *names, "total",
-                                            "max_score", "status", "reason"]])
+        writer.writerow([_cell(c) for c in ["student", "exercise", *names, "total", "pending",
+                                            "max_score", "status", "seed", "reason"]])
         for r in results:
             by = {f"{r.exercise}:{t.name}": t.score for t in r.tests}
+            by.update({f"{r.exercise}:{m.grade_id} (manual)":
+                       "pending" if m.score is None else m.score for m in r.manual})
             writer.writerow([_cell(r.student), _cell(r.exercise or ""),
                              *(_num(by.get(n, "")) for n in names),
-                             _num(r.score), _num(r.max_score), r.status, _cell(r.reason)])
+                             _num(r.score), _num(r.pending), _num(r.max_score), r.status,
+                             "" if r.seed is None else r.seed, _cell(r.reason)])
 
 
 def _num(v):
@@ -85,15 +91,26 @@ def gradescope_results(result: SubmissionResult) -> dict:
     output = [f"status: {result.status}"]
     if result.reason:
         output.append(result.reason)
+    if result.pending:
+        output.append(f"{result.pending:g} point(s) of manually graded answers are pending")
     output += result.notes
+    tests = [{"name": t.title or t.name, "name_format": "text", "score": t.score,
+              "max_score": t.max_score, "output": t.output, "visibility": t.visibility,
+              "tags": [t.name], "extra_data": {"grade_id": t.grade_id}} for t in result.tests]
+    tests += [{"name": f"{m.grade_id} (graded by hand)", "score": m.score or 0.0,
+               "max_score": m.max_score, "status": "pending" if m.score is None else "graded",
+               "output": "pending: graded by hand" if m.score is None else "",
+               "visibility": "visible", "extra_data": {"grade_id": m.grade_id, "manual": True}}
+              for m in result.manual]
     return {
         "score": result.score,
+        "max_score": result.max_score,
         "output": "\n".join(output),
         "execution_time": round(result.seconds, 3),
         "stdout_visibility": "hidden",
         "visibility": "visible",
-        "tests": [{"name": t.name, "score": t.score, "max_score": t.max_score,
-                   "output": t.output, "visibility": t.visibility} for t in result.tests],
+        "extra_data": {"seed": result.seed, "pending": result.pending},
+        "tests": tests,
     }
 
 
@@ -101,7 +118,7 @@ def feedback_markdown(result: SubmissionResult) -> str:
     """Feedback for the student, in Markdown (no hidden test source, ever)."""
     lines = [f"# Feedback: {result.exercise or 'unknown exercise'}", "",
              f"Student: **{result.student}**  ", f"Score: **{result.score:g} / "
-             f"{result.max_score:g}**", ""]
+             f"{result.max_score:g}**{_pending_note(result)}", ""]
     if result.status != "graded":
         lines += [f"Your notebook could not be graded: {_oneline(result.reason)}", ""]
     if result.notes:
@@ -116,11 +133,20 @@ def feedback_markdown(result: SubmissionResult) -> str:
         if t.visibility == "visible":
             verdict = "passed" if t.score >= t.max_score else (t.output or "failed")
             verdict = verdict.replace("|", "\\|").replace("\n", " ")
-            lines.append(f"| {t.name} | {t.score:g} / {t.max_score:g} | {verdict} |")
+            name = (t.title or t.name).replace("|", "\\|")
+            lines.append(f"| {name} | {t.score:g} / {t.max_score:g} | {verdict} |")
         else:
             lines.append(f"| (hidden check) | {t.score:g} / {t.max_score:g} | "
                          "details after release |")
+    for m in result.manual:
+        lines.append(f"| {m.grade_id} (graded by hand) | "
+                     + (f"pending / {m.max_score:g} | not graded yet |" if m.score is None
+                        else f"{m.score:g} / {m.max_score:g} | graded |"))
     return "\n".join(lines) + "\n"
+
+
+def _pending_note(result: SubmissionResult) -> str:
+    return f" ({result.pending:g} pending manual grading)" if result.pending else ""
 
 
 def _oneline(text: str) -> str:
@@ -135,11 +161,16 @@ def feedback_html(result: SubmissionResult) -> str:
     for t in result.tests:
         if t.visibility == "visible":
             verdict = "passed" if t.score >= t.max_score else (t.output or "failed")
-            name = t.name
+            name = t.title or t.name
         else:
             verdict, name = "details after release", "(hidden check)"
         rows.append(f"<tr><td>{e(name)}</td><td>{t.score:g} / {t.max_score:g}</td>"
                     f"<td><pre>{e(verdict)}</pre></td></tr>")
+    for m in result.manual:
+        points = f"pending / {m.max_score:g}" if m.score is None else \
+            f"{m.score:g} / {m.max_score:g}"
+        rows.append(f"<tr><td>{e(m.grade_id)} (graded by hand)</td><td>{points}</td>"
+                    f"<td>{'not graded yet' if m.score is None else 'graded'}</td></tr>")
     notes = "".join(f"<li>{e(n)}</li>" for n in result.notes)
     errors = "".join(f"<li>cell {i}: <code>{e(t)}</code> {e(m[:200])}</li>"
                      for i, t, m in result.cell_errors)
@@ -150,7 +181,7 @@ def feedback_html(result: SubmissionResult) -> str:
         f"<title>Feedback: {e(result.exercise or '')}</title></head><body>\n"
         f"<h1>Feedback: {e(result.exercise or 'unknown exercise')}</h1>\n"
         f"<p>Student: <b>{e(result.student)}</b><br>Score: <b>{result.score:g} / "
-        f"{result.max_score:g}</b></p>\n{reason}"
+        f"{result.max_score:g}</b>{e(_pending_note(result))}</p>\n{reason}"
         + (f"<h2>Notes</h2><ul>{notes}</ul>\n" if notes else "")
         + (f"<h2>Cells that raised an error</h2><ul>{errors}</ul>\n" if errors else "")
         + "<h2>Checks</h2><table border='1'><tr><th>check</th><th>points</th><th>result</th>"

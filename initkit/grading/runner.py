@@ -45,6 +45,8 @@ class Options:
         course: nbgrader course folder (for release notebooks), if any.
         prewarm: fork notebooks from the pre-warmed template (else a fresh ``python -I``).
         ipython: run cells through IPython's ``InteractiveShell`` (magics work).
+        seed: the hidden checks' seed (``grade_seed``); None: :func:`grade_all` draws one
+            per run. Recorded in every result, so a regrade can repeat it.
     """
 
     timeout: float = 120.0
@@ -54,17 +56,33 @@ class Options:
     course: str | None = None
     prewarm: bool = True
     ipython: bool = False
+    seed: int | None = None
 
 
 @dataclass
 class TestResult:
-    """One grader test's outcome, in Gradescope's terms."""
+    """One grader test's outcome, in Gradescope's terms.
+
+    ``name`` is the pytest id (``test_ex01.py::test_xavier_variance``), ``title`` the first
+    line of its docstring (what feedback shows), ``grade_id`` its nbgrader grade cell.
+    """
 
     name: str
     score: float
     max_score: float
     output: str = ""
     visibility: str = "visible"
+    title: str = ""
+    grade_id: str | None = None
+
+
+@dataclass
+class ManualItem:
+    """A manually graded cell of the notebook: its points count, pending until graded."""
+
+    grade_id: str
+    max_score: float
+    score: float | None = None
 
 
 @dataclass
@@ -82,16 +100,23 @@ class SubmissionResult:
     stdout: str = ""
     stderr: str = ""
     seconds: float = 0.0
+    seed: int | None = None
+    manual: list[ManualItem] = field(default_factory=list)
 
     @property
     def score(self) -> float:
-        """Points earned."""
-        return sum(t.score for t in self.tests)
+        """Points earned so far: the checks' plus the manually graded cells graded yet."""
+        return sum(t.score for t in self.tests) + sum(m.score or 0.0 for m in self.manual)
 
     @property
     def max_score(self) -> float:
-        """Points available."""
-        return sum(t.max_score for t in self.tests)
+        """Points available, manually graded cells included."""
+        return sum(t.max_score for t in self.tests) + sum(m.max_score for m in self.manual)
+
+    @property
+    def pending(self) -> float:
+        """Points of manually graded cells that nobody has graded yet."""
+        return sum(m.max_score for m in self.manual if m.score is None)
 
     def to_dict(self) -> dict:
         """Plain-data form (for JSON)."""
@@ -113,15 +138,24 @@ class _Collector:
     def __init__(self):
         self.tests: dict[str, TestResult] = {}
         self.errors: list[str] = []
+        #: the session's Submission (from the ``--submission`` plugin), after the run
+        self.submission = None
 
     def pytest_collection_modifyitems(self, items) -> None:
-        from .pytest_plugin import points_of
+        from .pytest_plugin import grade_id_of, points_of, title_of
 
         for item in items:
             pts, vis = points_of(item)
             self.tests[item.nodeid] = TestResult(name=_short(item.nodeid), score=0.0,
                                                  max_score=pts, output="not run",
-                                                 visibility=vis)
+                                                 visibility=vis, title=title_of(item),
+                                                 grade_id=grade_id_of(item))
+
+    def pytest_sessionfinish(self, session) -> None:
+        from .pytest_plugin import SUBMISSION_PLUGIN
+
+        plugin = session.config.pluginmanager.get_plugin(SUBMISSION_PLUGIN)
+        self.submission = getattr(plugin, "submission", None)
 
     def pytest_collectreport(self, report) -> None:
         if report.failed:
@@ -200,7 +234,7 @@ def grade_one(job: Job, grader_dir: Path | None, options: Options) -> Submission
 
     start = time.monotonic()
     result = SubmissionResult(student=job.student, exercise=job.exercise, path=str(job.path),
-                              status="graded", reason=job.note or "")
+                              status="graded", reason=job.note or "", seed=options.seed)
     if job.problem or grader_dir is None:
         result.status, result.reason = "invalid", job.problem or "unknown exercise"
         return _with_zero_tests(result, grader_dir, options, start)
@@ -210,6 +244,8 @@ def grade_one(job: Job, grader_dir: Path | None, options: Options) -> Submission
     except NotebookError as exc:  # the exercise's own notebook is broken: our failure
         result.status, result.reason = "error", f"reference notebook: {exc}"
         return _with_zero_tests(result, grader_dir, options, start)
+    if reference is not None:
+        result.manual = manual_items(reference.nb)
     try:
         nb = load_notebook(job.path)
         if reference is not None:
@@ -240,6 +276,8 @@ def grade_one(job: Job, grader_dir: Path | None, options: Options) -> Submission
             "--submission-timeout", str(options.timeout),
             "--cell-timeout", str(options.cell_timeout),
             "--submission-memory", str(options.memory_mb)]
+    if options.seed is not None:
+        args += ["--grade-seed", str(options.seed)]
     for h in sorted(hide):
         args += ["--sandbox-hide", h]
     if not options.prewarm:
@@ -262,10 +300,11 @@ def grade_one(job: Job, grader_dir: Path | None, options: Options) -> Submission
             result.status = "error"
             result.reason = f"pytest could not run the graders (exit code {int(code)}): " \
                             + _last_line(log.getvalue())
-        sub = _last_submission()
+        sub = collector.submission
         if sub is not None:
             sb = sub.sandbox
             result.cell_errors = sub.cell_errors
+            _gate_on_visible_tests(result, nb.nb)
             result.stdout, result.stderr = sb.stdout.text(), sb.stderr.text()
             for reason in sb.restarts:
                 result.notes.append(f"the notebook was restarted for the next check: {reason}")
@@ -279,29 +318,76 @@ def grade_one(job: Job, grader_dir: Path | None, options: Options) -> Submission
     return result
 
 
-def _last_submission():
-    """The Submission object of the pytest session that just ran (via the plugin)."""
-    from . import pytest_plugin
+def test_cells(nb) -> dict[int, str]:
+    """Code-cell number (from 1, as in ``cell_errors``) -> grade_id of nbgrader test cells."""
+    out: dict[int, str] = {}
+    number = 0
+    for cell in nb.cells:
+        if cell.get("cell_type") != "code":
+            continue
+        number += 1
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("grade") and not meta.get("solution") and meta.get("grade_id"):
+            out[number] = str(meta["grade_id"])
+    return out
 
-    return pytest_plugin.LAST_SUBMISSION
+
+def manual_items(nb) -> list[ManualItem]:
+    """The manually graded cells of a notebook (nbgrader answer cells with ``grade`` and
+    ``solution``, and task cells), each with its points, all pending."""
+    items = []
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        manual = meta.get("grade") and meta.get("solution") or meta.get("task")
+        if manual and meta.get("grade_id"):
+            items.append(ManualItem(grade_id=str(meta["grade_id"]),
+                                    max_score=float(meta.get("points", 0) or 0)))
+    return items
+
+
+def _gate_on_visible_tests(result: SubmissionResult, nb) -> None:
+    """A grade cell whose visible tests raised earns nothing, as under nbgrader.
+
+    nbgrader runs an autograder cell's visible tests and then its hidden block; an error
+    in the visible part scores the whole cell 0. The hidden graders of that ``grade_id``
+    get 0 here too, with the visible test's sentence, so both tools agree cell for cell.
+    """
+    failed = {test_cells(nb).get(i): (i, m or t) for i, t, m in result.cell_errors}
+    for test in result.tests:
+        if test.grade_id in failed and test.score > 0:
+            number, message = failed[test.grade_id]
+            test.score = 0.0
+            test.output = f"the visible tests of this part (cell {number}) failed: {message}"
 
 
 def _with_zero_tests(result: SubmissionResult, grader_dir: Path | None, options: Options,
                      start: float) -> SubmissionResult:
     if grader_dir is not None:
-        result.tests = [TestResult(name=t.name, score=0.0, max_score=t.max_score,
-                                   output=result.reason, visibility=t.visibility)
+        import dataclasses
+
+        result.tests = [dataclasses.replace(t, score=0.0, output=result.reason)
                         for t in collect_tests(grader_dir)]
     result.seconds = time.monotonic() - start
     return result
 
 
-_COLLECTED: dict[str, list[TestResult]] = {}
+_COLLECTED: dict[tuple[str, str], list[TestResult]] = {}
+
+
+def _content_key(grader_dir: Path) -> tuple[str, str]:
+    """The grader folder and a digest of its Python files' bytes (an edit changes it)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(grader_dir).rglob("*.py")):
+        digest.update(str(path.relative_to(grader_dir)).encode() + b"\0" + path.read_bytes())
+    return str(grader_dir), digest.hexdigest()
 
 
 def collect_tests(grader_dir: Path) -> list[TestResult]:
-    """The tests of an exercise and their points, without running anything (cached)."""
-    key = str(grader_dir)
+    """The tests of an exercise and their points, without running anything (cached by the
+    graders' content, so an edited grader is collected again in a long-lived process)."""
+    key = _content_key(grader_dir)
     if key not in _COLLECTED:
         collector = _Collector()
         args = [str(grader_dir), "--collect-only", "-q", "-p", "no:cacheprovider",
@@ -353,6 +439,11 @@ def grade_all(jobs: list[Job], exercises: dict[str, Path], options: Options, n_j
     Returns:
         Results in the order of ``jobs``; a worker that dies gives an ``error`` result.
     """
+    if options.seed is None:  # one seed per run, recorded in every result
+        import dataclasses
+        import secrets
+
+        options = dataclasses.replace(options, seed=secrets.randbelow(2**31))
     work = [(job, str(exercises[job.exercise]) if job.exercise in exercises else None,
              options) for job in jobs]
     results: list[SubmissionResult | None] = [None] * len(work)

@@ -77,12 +77,33 @@ class Axes:
 
 
 @dataclass
+class Probe:
+    """What one watched call did (:meth:`Submission.probe`), as data.
+
+    Attributes:
+        value: the validated return value (None when the call raised).
+        error: ``"Type: message"`` of the exception the call raised, else None.
+        error_type: the exception's type name, else None.
+        calls: notebook function name -> how many times it ran during the call.
+        forbidden: the forbidden kit implementations whose code ran during the call.
+    """
+
+    value: Any
+    error: str | None
+    error_type: str | None
+    calls: dict[str, int]
+    forbidden: list[str]
+
+
+@dataclass
 class Figure:
-    """A figure the notebook left open: PNG bytes (checked signature) and its axes."""
+    """A figure the notebook left open or holds in a variable: PNG bytes (checked
+    signature), its axes, and the notebook variables that name it (``["fig"]``)."""
 
     number: int
     png: bytes
     axes: list[Axes] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
 
 
 class Submission:
@@ -111,6 +132,51 @@ class Submission:
         """Like :meth:`call`, but NaN and infinities are returned instead of refused."""
         return self._call(name, args, kwargs, finite=False)
 
+    def probe(self, name: str, *args: Any, hide: tuple[str, ...] | list[str] = (),
+              spy: tuple[str, ...] | list[str] = (), forbid: tuple[str, ...] | list[str] = (),
+              finite: bool = True, **kwargs: Any) -> Probe:
+        """Call ``name`` inside the notebook's process with names hidden or watched.
+
+        Args:
+            name: the student's function.
+            *args, **kwargs: its arguments (data only).
+            hide: notebook names removed for the duration of the call (then restored), e.g.
+                to check that ``sum_of_squares`` really calls ``squares``.
+            spy: notebook functions whose calls are counted (``Probe.calls``), e.g. to
+                check that the training run used the student's ``he_normal``.
+            forbid: dotted names of the kit's own implementations (e.g.
+                ``"initkit.builtin_initializers.xavier_normal"``); ``Probe.forbidden``
+                lists those whose code ran, however the student reached them.
+            finite: refuse NaN and infinities in the value.
+
+        Returns:
+            A :class:`Probe`; an exception of the call is in ``Probe.error``, not raised.
+
+        Raises:
+            StudentError: the name is missing, or the value is not (finite) data.
+        """
+        tree_args, blobs = protocol.encode(list(args))
+        tree_kwargs, blobs2 = protocol.encode(dict(kwargs))
+        _refuse_opaque(tree_args)
+        _refuse_opaque(tree_kwargs)
+        header = {"op": "probe", "name": _name(name), "args": tree_args,
+                  "kwargs": _shift_blobs(tree_kwargs, len(blobs)),
+                  "hide": [_name(n) for n in hide], "spy": [_name(n) for n in spy],
+                  "forbid": [str(d) for d in forbid]}
+        raw = self._value(self._request(header, blobs + blobs2))
+        if not isinstance(raw, dict) or not isinstance(raw.get("calls"), dict):
+            raise BadValue("the notebook sent a malformed probe result")
+        err = raw.get("error") if isinstance(raw.get("error"), dict) else None
+        error_type = str(err.get("type", "Error"))[:100] if err else None
+        message = str(err.get("message", ""))[:2000] if err else ""
+        value = None if err else _validated(raw.get("value"), finite,
+                                            f"{name}(...) returned a value that")
+        calls = {str(k): int(v) for k, v in raw["calls"].items()
+                 if type(v) is int and str(k) in spy}
+        forbidden = [str(d) for d in raw.get("forbidden", []) if str(d) in set(forbid)]
+        return Probe(value=value, error=f"{error_type}: {message}" if err else None,
+                     error_type=error_type, calls=calls, forbidden=forbidden)
+
     def get(self, name: str, *, finite: bool = True) -> Any:
         """Read the student's variable ``name`` (validated data)."""
         value = self._value(self._request({"op": "get", "name": _name(name)}))
@@ -126,6 +192,18 @@ class Submission:
             raw = self._value(self._request({"op": "figures"}))
             self._figures = _parse_figures(raw)
         return self._figures
+
+    def figure(self, name: str) -> Figure:
+        """The figure the notebook's variable ``name`` holds.
+
+        Raises:
+            MissingName: no variable of that name holds a matplotlib figure.
+        """
+        for fig in self.figures:
+            if name in fig.names:
+                return fig
+        raise MissingName(f"no variable {name!r} holding a matplotlib Figure: make the "
+                          f"figure with `{name}, ax = plt.subplots()` and keep `{name}`")
 
     @property
     def cell_errors(self) -> list[tuple[int, str, str]]:
@@ -229,8 +307,10 @@ def _parse_figures(raw: Any) -> list[Figure]:
                              ylabel=_str(a.get("ylabel")), xscale=_scale(a.get("xscale")),
                              yscale=_scale(a.get("yscale")), lines=lines))
         number = f.get("number")
+        names = [n[:100] for n in f.get("names", []) if isinstance(n, str)] \
+            if isinstance(f.get("names"), list) else []
         figures.append(Figure(number=number if type(number) is int else len(figures) + 1,
-                              png=png, axes=axes))
+                              png=png, axes=axes, names=names))
     return figures
 
 

@@ -1,0 +1,30 @@
+"""``initkit check NOTEBOOK``: run a notebook's visible tests, as a student, in the sandbox."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.command("check")
+@click.argument("notebook", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--timeout", type=click.FloatRange(min=1), default=300.0, show_default=True,
+              help="Wall-clock seconds for the whole notebook.")
+@click.option("--cell-timeout", type=click.FloatRange(min=0.5), default=120.0,
+              show_default=True, help="Wall-clock seconds per cell.")
+def check(notebook: Path, timeout: float, cell_timeout: float) -> None:
+    """Run NOTEBOOK top to bottom and report its visible tests with their points.
+
+    Exit code 0 only when every visible test passes. Hidden checks never run here; they
+    run when the notebook is graded.
+    """
+    from ..course.check import check_notebook, format_report
+
+    report = check_notebook(notebook, timeout=timeout, cell_timeout=cell_timeout)
+    click.echo(format_report(report))
+    sys.exit(0 if report.ok else 1)
+
+
+COMMANDS = [check]

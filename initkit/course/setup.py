@@ -1,0 +1,147 @@
+"""``initkit course init DIR``: an nbgrader course for the lesson's exercises, safe settings.
+
+The course folder gets ``source/<slug>/<slug>.ipynb`` (from the kit's ``solutions/``),
+``graders/<slug>/`` (the hidden graders, which the hidden blocks of the autograder cells
+run, :mod:`.bridge`) and an ``nbgrader_config.py`` that:
+
+- gives every cell a timeout and interrupts a cell that hangs, so one unresponsive kernel
+  fails its cell instead of stopping the whole ``nbgrader autograde`` run;
+- drops warnings written to stderr (``IgnorePattern``): nbgrader 0.9 scores a test cell
+  that wrote anything to stderr 0, and a ``RuntimeWarning`` is not a wrong answer;
+- keeps nbgrader's restoring of missing or edited locked and test cells from the source
+  (``OverwriteCells``, on by default) and says so;
+- strips hidden test blocks from generated feedback (nbgrader shows them by design, #917);
+- points ``INITKIT_GRADERS`` at the course's ``graders/`` for the hidden blocks.
+
+``nbgrader generate_assignment <slug>`` in that folder then writes ``release/<slug>/`` equal
+to the kit's ``exercises/<slug>.ipynb`` (:func:`release_notebook`; a test keeps them equal).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from ..errors import CourseError
+from .catalog import kit_root
+
+NBGRADER_CONFIG = '''\
+# nbgrader settings written by `initkit course init` (safe defaults for the lesson's exercises)
+import os
+from pathlib import Path
+
+c = get_config()  # noqa: F821 - nbgrader's config loader provides it
+HERE = Path(__file__).resolve().parent
+c.CourseDirectory.root = str(HERE)
+c.CourseDirectory.db_url = f"sqlite:///{HERE / 'gradebook.db'}"
+
+# The hidden block of each autograder cell runs graders/<slug>/ (initkit.course.bridge).
+os.environ["INITKIT_GRADERS"] = str(HERE / "graders")
+
+# A per-cell timeout; a cell that hangs is interrupted and fails, the run goes on.
+c.Execute.timeout = {cell_timeout}
+c.Execute.interrupt_on_timeout = True
+c.Execute.raise_on_iopub_timeout = False
+
+# nbgrader scores a test cell that wrote to stderr 0: warnings are not wrong answers.
+c.IgnorePattern.enabled = True
+c.IgnorePattern.pattern = r"Warning"
+
+# Missing or edited locked and test cells are restored from the source at autograde time
+# (nbgrader's OverwriteCells preprocessor, on by default): keep it on.
+
+# Feedback shows the checks' sentences, never the hidden test blocks (nbgrader #917).
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbgrader.preprocessors import ClearHiddenTests, GetGrades  # noqa: E402
+
+c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+'''
+
+
+def exercise_slugs(kit: Path) -> list[str]:
+    """Slugs that have both a source notebook and graders in the kit checkout."""
+    return sorted(p.stem for p in (kit / "solutions").glob("*.ipynb")
+                  if (kit / "graders" / p.stem).is_dir())
+
+
+def init_course(dest: Path, kit: Path | None = None, slugs: list[str] | None = None,
+                cell_timeout: int = 60) -> list[str]:
+    """Create (or refresh) an nbgrader course in ``dest``; return the slugs it holds.
+
+    Args:
+        dest: the course folder (created if missing; existing submissions stay).
+        kit: the kit checkout [default: :func:`~initkit.course.catalog.kit_root`].
+        slugs: which exercises [default: every one with a source and graders].
+        cell_timeout: nbgrader's per-cell timeout in seconds.
+
+    Raises:
+        CourseError: an unknown slug or an unusable destination.
+    """
+    kit = Path(kit) if kit else kit_root()
+    known = exercise_slugs(kit)
+    slugs = list(slugs or known)
+    unknown = [s for s in slugs if s not in known]
+    if unknown:
+        raise CourseError(f"no source notebook and graders for {', '.join(unknown)} in {kit}; "
+                          f"known: {', '.join(known)}")
+    dest = Path(dest)
+    if dest.exists() and not dest.is_dir():
+        raise CourseError(f"{dest} is a file: give a folder for the course")
+    dest.mkdir(parents=True, exist_ok=True)
+    for slug in slugs:
+        src_dir = dest / "source" / slug
+        src_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(kit / "solutions" / f"{slug}.ipynb", src_dir / f"{slug}.ipynb")
+        graders = dest / "graders" / slug
+        if graders.exists():
+            shutil.rmtree(graders)
+        shutil.copytree(kit / "graders" / slug, graders,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    config = NBGRADER_CONFIG.replace("{cell_timeout}", str(cell_timeout))
+    (dest / "nbgrader_config.py").write_text(config)
+    return slugs
+
+
+def nbgrader_env() -> dict[str, str]:
+    """The environment nbgrader needs: this interpreter's bin first (it runs ``alembic``)."""
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def nbgrader(course: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run ``nbgrader ARGS`` in ``course`` (this environment's nbgrader).
+
+    Raises:
+        CourseError: nbgrader failed (the message has the end of its log).
+    """
+    exe = Path(sys.executable).with_name("nbgrader")
+    proc = subprocess.run([str(exe), *args], cwd=course, env=nbgrader_env(),
+                          capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-8:])
+        raise CourseError(f"nbgrader {' '.join(args)} failed in {course}:\n{tail}")
+    return proc
+
+
+def release_notebook(course: Path, slug: str) -> Path:
+    """``nbgrader generate_assignment slug`` in ``course``; the released notebook's path."""
+    nbgrader(Path(course), "generate_assignment", slug, "--force")
+    return Path(course) / "release" / slug / f"{slug}.ipynb"
+
+
+def refresh_exercises(kit: Path | None = None, slugs: list[str] | None = None) -> list[Path]:
+    """Regenerate the kit's ``exercises/<slug>.ipynb`` from ``solutions/`` with nbgrader."""
+    import tempfile
+
+    kit = Path(kit) if kit else kit_root()
+    written = []
+    with tempfile.TemporaryDirectory(prefix="initkit-course-") as tmp:
+        for slug in init_course(Path(tmp), kit, slugs):
+            target = kit / "exercises" / f"{slug}.ipynb"
+            shutil.copy2(release_notebook(Path(tmp), slug), target)
+            written.append(target)
+    return written
