@@ -19,9 +19,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-# JupyterLab on the student notebooks, from the kit's own environment (LAB_ARGS=--no-browser ...)
+# JupyterLab on the student notebooks, from the kit's own environment (LAB_ARGS=--no-browser ...);
+# Jupyter refuses to start as root unless told, so root gets --allow-root
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=exercises $(LAB_ARGS)
+	$(BIN)/jupyter lab --notebook-dir=exercises $(ROOT_FLAG) $(LAB_ARGS)
 
 images: $(STAMP)
 	$(BIN)/python -m initkit.viz.gallery docs/images

@@ -101,6 +101,14 @@ def grade(submissions: tuple[Path, ...], graders_dir: Path | None, exercise: str
     n_jobs = jobs or os.cpu_count() or 1
     show = sys.stderr.isatty() if progress is None else progress
     results = _run(jobs_list, exercises, options, n_jobs, show)
+    if course is not None:  # the manual scores graded by hand so far count; the rest pend
+        from ..grading.gradebook import read_manual_scores
+
+        try:
+            read_manual_scores(results, course.resolve())
+        except Exception as exc:  # a gradebook we cannot read: manual points stay pending
+            click.echo(f"warning: manual scores not read from the gradebook ({exc}); they "
+                       "show as pending", err=True)
     write_outputs(results, out_dir)
     if course is not None:
         from ..grading.gradebook import write_gradebook

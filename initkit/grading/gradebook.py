@@ -87,6 +87,38 @@ def write_gradebook(results: list[SubmissionResult], course: Path,
                              "course whose gradebook nbgrader itself can open") from None
 
 
+def read_manual_scores(results: list[SubmissionResult], course: Path,
+                       db_url: str | None = None) -> int:
+    """Fill in the manually graded cells that someone has graded in nbgrader's formgrader.
+
+    A cell stays pending (``score`` None) until the gradebook has a ``manual_score`` for it.
+
+    Returns:
+        How many manual scores were found.
+    """
+    import warnings as pywarnings
+
+    from nbgrader.api import Gradebook, MissingEntry
+
+    db_url = db_url or f"sqlite:///{Path(course).resolve() / 'gradebook.db'}"
+    found = 0
+    with Gradebook(db_url) as gb, pywarnings.catch_warnings():
+        pywarnings.simplefilter("ignore")
+        for r in results:
+            if not r.manual or r.exercise is None:
+                continue
+            try:
+                submission = gb.find_submission(r.exercise, r.student)
+            except MissingEntry:
+                continue
+            scores = {g.name: g.manual_score for nb in submission.notebooks for g in nb.grades}
+            for item in r.manual:
+                if scores.get(item.grade_id) is not None:
+                    item.score = float(scores[item.grade_id])
+                    found += 1
+    return found
+
+
 def _write(results, course, graders, db_url, Gradebook, MissingEntry, pywarnings) -> list[str]:
     """The body of :func:`write_gradebook` (nbgrader's classes passed in, imported lazily)."""
     warnings: list[str] = []
