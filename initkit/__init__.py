@@ -2,8 +2,9 @@
 
 The public surface is re-exported here; the modules behind it are private in the sense that
 their layout may change. ``initkit.theory``, ``initkit.nn`` (the numpy engine),
-``initkit.train`` (``fit`` and ``History``) and ``initkit.data`` (offline datasets) are public
-as modules; ``initkit.testing`` (the plugin conformance suite) is imported on its own.
+``initkit.train`` (``fit`` and ``History``), ``initkit.data`` (offline datasets) and
+``initkit.course`` (the exercises' tooling) are public as modules; ``initkit.testing`` (the
+plugin conformance suite) is imported on its own.
 """
 
 from __future__ import annotations
@@ -37,11 +38,12 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str):
-    """``initkit.viz`` on first use: it imports matplotlib, which most uses never need."""
-    if name == "viz":
+    """``initkit.viz`` and ``initkit.course`` on first use: matplotlib and the course tooling
+    are imports most uses never need."""
+    if name in ("viz", "course"):
         import importlib
 
-        return importlib.import_module(".viz", __name__)
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'initkit' has no attribute {name!r}")
 
 
@@ -62,6 +64,7 @@ __all__ = [
     "activations",
     "calculate_gain",
     "compute_fans",
+    "course",
     "data",
     "get_activation",
     "get_initializer",

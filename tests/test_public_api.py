@@ -14,7 +14,7 @@ PUBLIC = {
     "ParameterError", "PluginError", "PluginWarning", "SimulationError", "Trace", "UnknownNameError",
     "VarianceSimulator", "__version__", "activations", "calculate_gain", "compute_fans",
     "get_activation", "get_initializer", "hookimpl", "initializers", "load_plugin",
-    "register_plugin", "simulate", "theory", "unregister_plugin", "nn", "train", "data", "viz",
+    "register_plugin", "simulate", "theory", "unregister_plugin", "nn", "train", "data", "viz", "course",
 }
 
 BUILTIN_INITIALIZERS = {
