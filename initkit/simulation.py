@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
-from .errors import SimulationError
+from .errors import SimulationError, TheoryError
 from .norms import check_norm, norm_backward, norm_forward
 from .registry import Activation, Initializer, get_activation, get_initializer
 from .theory import predict
@@ -215,6 +215,9 @@ def simulate(init: str | Initializer, activation: str | Activation | None = None
         backward: also run the backward pass (gradient variance, weight-gradient norm).
         init_params / activation_params: keyword parameters passed through.
 
+    ``Trace.theory`` is NaN where theory makes no prediction: through a norm (gradient) and
+    for an initializer that declares no variance (``predict`` raises ``TheoryError``).
+
     Example:
         >>> t = simulate("he", "relu", depth=5, width=512, batch=64)
         >>> bool(abs(t.q[-1] / t.theory["q"][-1] - 1) < 0.1)
@@ -255,10 +258,14 @@ def simulate(init: str | Initializer, activation: str | Activation | None = None
         runs = [_run_one(initializer, act, widths, batch, s, bias_std, residual, norm, gamma,
                          dtype, backward, init_params, act_params) for s in seed_list]
     samples = {name: np.stack([run[name] for run in runs]) for name in QUANTITIES}
-    prediction = predict(initializer, act, widths, bias_std=bias_std, residual=residual,
-                         norm=norm, gamma=gamma, init_params=init_params,
-                         activation_params=act_params)
+    try:
+        prediction = predict(initializer, act, widths, bias_std=bias_std, residual=residual,
+                             norm=norm, gamma=gamma, init_params=init_params,
+                             activation_params=act_params)
+        theory = {"q": prediction.q, "grad_var": prediction.grad_var}
+    except TheoryError:  # no declared variance: no prediction, the columns say so (NaN)
+        theory = {"q": np.full(depth, np.nan), "grad_var": np.full(depth, np.nan)}
     return Trace(init=initializer.name, activation=act.name, widths=widths, batch=batch,
                  seeds=seed_list, bias_std=float(bias_std), residual=residual, norm=norm,
                  zero_gamma=zero_gamma, dtype=dtype.name, samples=samples,
-                 theory={"q": prediction.q, "grad_var": prediction.grad_var})
+                 theory=theory)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from initkit import theory
+from initkit.errors import TheoryWarning
 
 
 def test_relu_he_keeps_q_exactly_constant_and_chi1_is_one():
@@ -37,10 +38,12 @@ def test_relu_edge_of_chaos_is_two():
 
 
 def test_fixed_point_satisfies_the_length_map():
-    """q* is a fixed point: one more step of the map returns it."""
+    """q* is a fixed point: one more step of the map returns it (to rounding)."""
     q_star = theory.fixed_point("tanh", 2.5, 0.1)
-    assert theory.length_map("tanh", 2.5, 0.1, q0=q_star, depth=1)[1] == pytest.approx(q_star)
-    assert theory.fixed_point("linear", 1.5) == math.inf
+    assert theory.length_map("tanh", 2.5, 0.1, q0=q_star, depth=1)[1] == pytest.approx(
+        q_star, rel=1e-14)
+    with pytest.warns(TheoryWarning, match="q grows without bound"):
+        assert theory.fixed_point("linear", 1.5) == math.inf
 
 
 def test_relu_correlation_map_matches_the_arc_cosine_kernel():
@@ -48,7 +51,7 @@ def test_relu_correlation_map_matches_the_arc_cosine_kernel():
     c = theory.correlation_map("relu", 2.0, c0=0.3, depth=3, q=1.0)
     for before, after in zip(c[:-1], c[1:], strict=True):
         expected = (math.sqrt(1 - before**2) + (math.pi - math.acos(before)) * before) / math.pi
-        assert after == pytest.approx(expected, abs=1e-3)  # the kink limits quadrature
+        assert after == pytest.approx(expected, rel=1e-13)  # the closed form, not quadrature
 
 
 def test_depth_scale_diverges_at_the_edge_of_chaos():
@@ -67,9 +70,40 @@ def test_predict_residual_relu_doubles_and_zero_gamma_stays():
     np.testing.assert_allclose(flat.q, 1.0)
 
 
-def test_predict_plain_gradient_follows_chi1_per_layer():
-    """Plain nets: each layer down multiplies the gradient variance by sigma_w^2 E[phi'(h_l)^2]."""
-    pred = theory.predict("xavier", "tanh", [256] * 11)
-    for layer in range(9):
-        chi = theory.chi1("tanh", 1.0, q=pred.q[layer])
-        assert pred.grad_var[layer] == pytest.approx(chi * pred.grad_var[layer + 1])
+def test_predict_he_relu_by_hand_with_unequal_widths():
+    """He/ReLU, widths 64-32-128-32-128: q = 2 per layer; backward each layer multiplies by
+    fan_out * (2 / fan_in) * 1/2 = n_{l+1} / n_l, from 1/2 at the top: [2, 1/2, 2, 1/2]."""
+    pred = theory.predict("he", "relu", [64, 32, 128, 32, 128])
+    np.testing.assert_allclose(pred.q, [2.0, 2.0, 2.0, 2.0], rtol=1e-15)
+    np.testing.assert_allclose(pred.grad_var, [2.0, 0.5, 2.0, 0.5], rtol=1e-15)
+
+
+def test_predict_xavier_linear_by_hand():
+    """Xavier/linear, widths 10-30-20: Var W = 2 / (n_in + n_out), so q_1 = 10 * 2/40 = 1/2,
+    q_2 = 30 * 2/50 * q_1 = 3/5; the gradient is 1 at the top and 20 * 2/50 = 4/5 below."""
+    pred = theory.predict("xavier", "linear", [10, 30, 20])
+    np.testing.assert_allclose(pred.q, [0.5, 0.6], rtol=1e-15)
+    np.testing.assert_allclose(pred.grad_var, [0.8, 1.0], rtol=1e-15)
+
+
+def test_predict_tanh_gradient_against_quadrature_by_hand():
+    """Xavier/tanh at equal widths (sigma_w^2 = 1): q_1 = 1, q_{l+1} = E[tanh(sqrt(q_l) z)^2],
+    and each layer down multiplies the gradient by E[tanh'(sqrt(q_l) z)^2], all by scipy quad."""
+    from scipy.integrate import quad
+
+    def mean(f, q: float) -> float:
+        def g(x: float) -> float:
+            return f(x) * math.exp(-x * x / (2 * q))
+
+        return quad(g, -12 * math.sqrt(q), 12 * math.sqrt(q), points=[0.0],
+                    epsabs=0, epsrel=1e-12)[0] / math.sqrt(2 * math.pi * q)
+
+    want_q = [1.0]
+    for _ in range(4):
+        want_q.append(mean(lambda x: math.tanh(x) ** 2, want_q[-1]))
+    want_grad = [mean(lambda x: (1 - math.tanh(x) ** 2) ** 2, want_q[-1])]
+    for q in want_q[-2::-1]:
+        want_grad.insert(0, want_grad[0] * mean(lambda x: (1 - math.tanh(x) ** 2) ** 2, q))
+    pred = theory.predict("xavier", "tanh", [256] * 6)
+    np.testing.assert_allclose(pred.q, want_q, rtol=1e-10)
+    np.testing.assert_allclose(pred.grad_var, want_grad, rtol=1e-10)

@@ -11,6 +11,7 @@ Every number comes from ``initkit.theory.depth_scales`` and ``initkit.theory.edg
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -18,6 +19,7 @@ from matplotlib.colors import LogNorm
 from matplotlib.figure import Figure
 
 from .. import theory
+from ..errors import TheoryWarning
 from ._common import VizError, new_axes
 
 
@@ -25,10 +27,14 @@ def depth_scale_grid(activation: str, sigma_w2: np.ndarray, sigma_b2: np.ndarray
                      ) -> np.ndarray:
     """xi_c from ``theory.depth_scales`` at every (sigma_b^2, sigma_w^2): shape (len b, len w).
 
-    Cost: one ``depth_scales`` call per cell (a few to tens of ms each).
+    Cost: one ``depth_scales`` call per cell (a few to tens of ms each). Cells on a
+    critical point (inf) or without a fixed point (nan) are what the map masks, so their
+    ``TheoryWarning``s are not repeated here.
     """
-    return np.array([[theory.depth_scales(activation, w, b)[1] for w in sigma_w2]
-                     for b in sigma_b2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TheoryWarning)
+        return np.array([[theory.depth_scales(activation, w, b)[1] for w in sigma_w2]
+                         for b in sigma_b2])
 
 
 def edge_curve(activation: str, sigma_b2: np.ndarray, high: float) -> np.ndarray:

@@ -1,0 +1,344 @@
+"""Length map, fixed points, chi_1, correlation map, edge of chaos and depth scales.
+
+Each map has one definition (``length_step``, ``correlation_step``); the fixed points are
+roots of map(x) - x found by bracketing (``scipy.optimize.brentq``), never by iterating to
+a tolerance: near a critical point the iteration crawls (tanh at sigma_w^2 = 1 falls like
+1/(2l)) and stops at max_iter far from the answer. Degenerate cases are explicit: q that
+grows without bound gives ``inf`` (fixed point) or ``nan`` (what needs one) with a
+``TheoryWarning`` saying so; a critical point gives an infinite depth scale with a warning;
+an edge of chaos that does not exist raises ``TheoryError``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from scipy.optimize import brentq
+
+from ..errors import TheoryError, TheoryWarning
+from ..registry import Activation
+from .forms import Q_FLOOR, Forms, forms_for
+
+#: q* above this counts as divergence (q grows without bound).
+Q_MAX = 1e12
+#: q* below this counts as 0 (the length map's only attracting point is q = 0).
+Q_ZERO = 1e-150
+_RTOL = 1e-14
+
+
+def _name(activation: str | Activation) -> str:
+    return activation if isinstance(activation, str) else activation.name
+
+
+def length_step(forms: Forms, sigma_w2: float, sigma_b2: float, q: float) -> float:
+    """One step of the length map: sigma_w^2 E[phi(sqrt(q) z)^2] + sigma_b^2."""
+    return sigma_w2 * forms.phi2(q) + sigma_b2
+
+
+def correlation_step(forms: Forms, sigma_w2: float, sigma_b2: float, q: float,
+                     c: float) -> float:
+    """One step of the correlation map: (sigma_w^2 E[phi(u_1) phi(u_2)] + sigma_b^2) / q."""
+    return (sigma_w2 * forms.pair(q, c) + sigma_b2) / max(q, Q_FLOOR)
+
+
+def solve_fixed_point(forms: Forms, sigma_w2: float, sigma_b2: float, q0: float = 1.0,
+                      max_iter: int = 200) -> float:
+    """The fixed point the length map reaches from q0, or inf if q grows without bound.
+
+    The map F is increasing in q, so the iteration moves monotonically from q0 towards the
+    nearest root of F(q) - q on the side F(q0) - q0 points to. That side is scanned by
+    doublings (halvings, by 8 at a time, down to Q_ZERO) until the sign changes, then brentq
+    finds the root to machine precision. F(q0) = q0 returns q0 (e.g. ReLU at sigma_w^2 = 2:
+    every q is a fixed point). q* below Q_ZERO reads as 0 (tanh at sigma_w^2 <= 1).
+    """
+    def excess(q: float) -> float:
+        return length_step(forms, sigma_w2, sigma_b2, q) - q
+
+    start = excess(q0)
+    if start == 0.0:
+        return float(q0)
+    if start > 0.0:
+        lo, hi = q0, max(2.0 * q0, Q_ZERO)
+        while True:
+            value = excess(hi)
+            if not math.isfinite(value):
+                return math.inf
+            if value <= 0.0:
+                break
+            lo, hi = hi, 2.0 * hi
+            if hi > max(Q_MAX, 1e6 * q0):
+                return math.inf
+    else:
+        lo, hi = q0, q0
+        while True:
+            lo, hi = max(lo / 8.0, sigma_b2), lo
+            value = excess(lo)
+            if value >= 0.0:
+                break
+            if lo <= max(Q_ZERO, sigma_b2):  # excess(sigma_b^2) >= 0 but for rounding
+                return float(sigma_b2) if sigma_b2 > Q_ZERO else 0.0
+        if value == 0.0:
+            return float(lo)
+    return float(brentq(excess, lo, hi, xtol=1e-300, rtol=_RTOL, maxiter=max_iter))
+
+
+def _diverges(activation: str | Activation, sigma_w2: float, sigma_b2: float,
+              what: str, stacklevel: int = 3) -> None:
+    warnings.warn(TheoryWarning(
+        f"{_name(activation)} at sigma_w^2 = {sigma_w2:g}, sigma_b^2 = {sigma_b2:g} has no "
+        f"fixed point: q grows without bound, so {what}. Lower sigma_w^2 (e.g. below the "
+        "edge of chaos) or pass q= to evaluate at a given q."), stacklevel=stacklevel)
+
+
+def length_map(activation: str | Activation, sigma_w2: float, sigma_b2: float = 0.0,
+               q0: float = 1.0, depth: int = 10, **act_params: Any) -> np.ndarray:
+    """Predicted q per layer: ``q[0] = q0``, q[l+1] = sigma_w^2 E[phi(sqrt(q_l) z)^2] + sigma_b^2.
+
+    Returns an array of ``depth + 1`` values (q_0 ... q_depth).
+
+    Example:
+        >>> round(float(length_map("tanh", 1.0, depth=20)[20]), 4)
+        0.0259
+    """
+    forms = forms_for(activation, act_params)
+    q = np.empty(depth + 1)
+    q[0] = q0
+    with np.errstate(over="ignore", invalid="ignore"):
+        for layer in range(depth):
+            q[layer + 1] = length_step(forms, sigma_w2, sigma_b2, q[layer])
+    return q
+
+
+def fixed_point(activation: str | Activation, sigma_w2: float, sigma_b2: float = 0.0,
+                q0: float = 1.0, tol: float = 1e-12, max_iter: int = 10_000,
+                **act_params: Any) -> float:
+    """The q* that the length map converges to from ``q0`` (a root of F(q) - q by brentq).
+
+    Returns ``0.0`` when q decays to 0 (tanh with sigma_w^2 <= 1, sigma_b^2 = 0) and ``inf``
+    with a ``TheoryWarning`` when q grows without bound (linear with sigma_w^2 >= 1 and
+    sigma_b^2 > 0, ReLU with sigma_w^2 > 2 or with sigma_w^2 = 2 and sigma_b^2 > 0).
+    ``tol`` is kept for compatibility: the root is always found to machine precision, in at
+    most ``max_iter`` brentq steps.
+    """
+    del tol
+    forms = forms_for(activation, act_params)
+    q = solve_fixed_point(forms, sigma_w2, sigma_b2, q0, max_iter=min(max_iter, 500))
+    if math.isinf(q):
+        _diverges(activation, sigma_w2, sigma_b2, "q* is inf")
+    return q
+
+
+def chi1(activation: str | Activation, sigma_w2: float, sigma_b2: float = 0.0,
+         q: float | None = None, **act_params: Any) -> float:
+    """chi_1 = sigma_w^2 E[phi'(sqrt(q) z)^2], at the fixed point q* unless ``q`` is given.
+
+    The per-layer factor by which the backward gradient variance grows (> 1) or shrinks
+    (< 1). ``nan`` with a ``TheoryWarning`` when there is no fixed point (q diverges).
+    """
+    forms = forms_for(activation, act_params)
+    if q is None:
+        q = solve_fixed_point(forms, sigma_w2, sigma_b2)
+        if math.isinf(q):
+            _diverges(activation, sigma_w2, sigma_b2, "chi_1 at q* does not exist")
+            return math.nan
+    return sigma_w2 * forms.dphi2(q)
+
+
+class _Undefined(Exception):
+    """Raised inside a root search at a sigma_w^2 where q has no fixed point."""
+
+    def __init__(self, sigma_w2: float):
+        self.sigma_w2 = sigma_w2
+
+
+def edge_of_chaos(activation: str | Activation, sigma_b2: float = 0.0, low: float = 0.05,
+                  high: float = 20.0, **act_params: Any) -> float:
+    """The sigma_w^2 at which chi_1 = 1 for this sigma_b^2 (a root of chi_1 - 1 by brentq).
+
+    Raises ``TheoryError`` when chi_1 does not cross 1 in [low, high], and when it jumps
+    past 1 where the stable fixed point q* disappears (GELU with small sigma_b^2: beyond
+    that sigma_w^2 q grows without bound, so chi_1 at q* has no value there, and the order
+    to chaos transition is not a chi_1 = 1 crossing). A crossing exactly where q* stops
+    existing counts when chi_1 tends to 1 there (ReLU: sigma_w^2 = 2).
+
+    Example:
+        >>> round(edge_of_chaos("tanh", 0.05), 3)
+        1.761
+    """
+    forms = forms_for(activation, act_params)
+
+    def excess(sw2: float) -> float:
+        q = solve_fixed_point(forms, sw2, sigma_b2)
+        return math.nan if math.isinf(q) else sw2 * forms.dphi2(q) - 1.0
+
+    def strict(sw2: float) -> float:
+        value = excess(sw2)
+        if math.isnan(value):
+            raise _Undefined(sw2)
+        return value
+
+    where = f"{_name(activation)} and sigma_b^2 = {sigma_b2:g}"
+    lo, hi = float(low), float(high)
+    at_lo, at_hi = excess(lo), excess(hi)
+    if math.isnan(at_lo):
+        raise TheoryError(f"q has no fixed point at sigma_w^2 = {low:g} with {where}; "
+                          "start the search lower (low=)")
+    if at_lo == 0.0:
+        return lo
+    if at_lo > 0.0 or at_hi < 0.0:
+        raise TheoryError(f"chi_1 does not cross 1 for sigma_w^2 in [{low:g}, {high:g}] "
+                          f"with {where} (chi_1 - 1 is {at_lo:.3g} and {at_hi:.3g} at the "
+                          "ends); widen the range (low=, high=)")
+    defined = not math.isnan(at_hi)
+    while True:
+        if defined:
+            try:
+                root = float(brentq(strict, lo, hi, xtol=1e-300, rtol=_RTOL, maxiter=500))
+            except _Undefined as gap:
+                hi, defined = gap.sigma_w2, False
+            else:
+                return _snap_to_zero_fixed_point(forms, root, sigma_b2)
+        while not defined and hi - lo > 8 * _RTOL * hi:
+            mid = 0.5 * (lo + hi)
+            value = excess(mid)
+            if math.isnan(value):
+                hi = mid
+            elif value < 0.0:
+                lo, at_lo = mid, value
+            else:
+                hi, defined = mid, True
+        if not defined:
+            break
+    if abs(at_lo) <= 1e-8:  # chi_1 -> 1 as q* stops existing: the edge is that point
+        return hi
+    raise TheoryError(
+        f"no edge of chaos for {where}: chi_1 rises only to {1 + at_lo:.6g} and then the "
+        f"stable fixed point q* disappears (at sigma_w^2 = {hi:.10g}; beyond it q grows "
+        "without bound), so chi_1 jumps past 1 without crossing it. The transition is "
+        "ill-posed here; use a larger sigma_b^2.")
+
+
+def _snap_to_zero_fixed_point(forms: Forms, root: float, sigma_b2: float) -> float:
+    """The exact edge when chi_1 = 1 is where q* = 0 loses its stability.
+
+    With sigma_b^2 = 0 and phi(0) = 0, q* = 0 and chi_1 = sigma_w^2 E[phi'(0)^2] below
+    sigma_w^2 = 1 / E[phi'(0)^2] (tanh: 1). Above it q* ~ sigma_w^2 - 1 and chi_1 - 1 is only
+    of second order, so a root search stops ~1e-8 away; that point is the exact answer.
+    """
+    if sigma_b2 != 0.0 or forms.phi2(0.0) > 1e-100 or forms.dphi2(0.0) <= 0.0:
+        return root
+    critical = 1.0 / forms.dphi2(0.0)
+    if abs(root - critical) <= 1e-6 * critical and \
+            solve_fixed_point(forms, critical, 0.0) == 0.0:
+        return critical
+    return root
+
+
+def correlation_map(activation: str | Activation, sigma_w2: float, sigma_b2: float = 0.0,
+                    c0: float = 0.0, depth: int = 10, q: float | None = None,
+                    **act_params: Any) -> np.ndarray:
+    """Predicted correlation of two inputs' pre-activations per layer (``c[0] = c0``).
+
+    Uses q* (or the given q) for both inputs, as Poole et al. do once q has converged.
+    """
+    forms = forms_for(activation, act_params)
+    if q is None:
+        q = _fixed_point_or_nan(forms, activation, sigma_w2, sigma_b2, "c has no map")
+    c = np.empty(depth + 1)
+    c[0] = c0
+    if math.isnan(q):
+        c[1:] = math.nan
+        return c
+    for layer in range(depth):
+        c[layer + 1] = min(1.0, correlation_step(forms, sigma_w2, sigma_b2, q, c[layer]))
+        if abs(c[layer + 1] - c[layer]) < 1e-12:  # converged: the rest is the fixed point
+            c[layer + 2:] = c[layer + 1]
+            break
+    return c
+
+
+def _fixed_point_or_nan(forms: Forms, activation: str | Activation, sigma_w2: float,
+                        sigma_b2: float, what: str) -> float:
+    q = solve_fixed_point(forms, sigma_w2, sigma_b2)
+    if math.isinf(q):
+        _diverges(activation, sigma_w2, sigma_b2, what, stacklevel=4)
+        return math.nan
+    return q
+
+
+def solve_correlation(forms: Forms, sigma_w2: float, sigma_b2: float, q: float,
+                      chi: float) -> float:
+    """c* given q and chi_1 (see ``correlation_fixed_point``)."""
+    if chi <= 1.0:
+        return 1.0
+
+    def excess(c: float) -> float:
+        return correlation_step(forms, sigma_w2, sigma_b2, q, c) - c
+
+    if excess(0.0) <= 0.0:
+        return 0.0
+    for gap in (1e-12, 1e-10, 1e-8, 1e-6, 1e-4, 1e-3, 1e-2):  # the first point below 1
+        if excess(1.0 - gap) < 0.0:  # where the map is already under the diagonal
+            return float(brentq(excess, 0.0, 1.0 - gap, xtol=1e-15, rtol=_RTOL, maxiter=500))
+    return 1.0  # the map stays on the diagonal to within rounding up to 0.99: c* = 1
+
+
+def correlation_fixed_point(activation: str | Activation, sigma_w2: float,
+                            sigma_b2: float = 0.0, q: float | None = None,
+                            **act_params: Any) -> float:
+    """c*, the correlation two inputs converge to (Poole et al. 2016).
+
+    In the ordered phase (chi_1 <= 1) c = 1 is stable, so c* = 1. In the chaotic phase it is
+    unstable (the c-map's slope at 1 is chi_1 > 1) and c* is the root of c-map(c) - c in
+    [0, 1): that difference is >= 0 at c = 0 and < 0 just below 1, so brentq brackets it.
+    ``nan`` with a ``TheoryWarning`` when q has no fixed point.
+    """
+    forms = forms_for(activation, act_params)
+    if q is None:
+        q = _fixed_point_or_nan(forms, activation, sigma_w2, sigma_b2, "c* does not exist")
+        if math.isnan(q):
+            return math.nan
+    return solve_correlation(forms, sigma_w2, sigma_b2, q, sigma_w2 * forms.dphi2(q))
+
+
+def _depth(rate: float, name: str, where: Callable[[], str]) -> float:
+    """-1 / log(rate): the layers over which a deviation shrinks by e."""
+    if rate >= 1.0 - 1e-12:
+        warnings.warn(TheoryWarning(
+            f"{where()} is a critical point for {name}: the map's slope at its fixed point "
+            f"is {rate:.12g} (1 to within rounding), so deviations decay like a power of the "
+            f"depth, not exponentially; {name} is inf"), stacklevel=3)
+        return math.inf
+    return -1.0 / math.log(rate) if rate > 0.0 else 0.0
+
+
+def depth_scales(activation: str | Activation, sigma_w2: float, sigma_b2: float = 0.0,
+                 **act_params: Any) -> tuple[float, float]:
+    """(xi_q, xi_c): how many layers q and c take to reach their fixed points.
+
+    Schoenholz et al. 2017, eqs. 5 and 8: xi_q^-1 = -log(chi_1 + sigma_w^2 E[phi''(u) phi(u)])
+    and xi_c^-1 = -log(sigma_w^2 E[phi'(u_1) phi'(u_2)]) at (q*, c*); at c* = 1 (ordered
+    phase) the latter is chi_1 itself. The first rate is the slope of the length map at q*,
+    computed as sigma_w^2 E[u phi(u) phi'(u)] / q* (Stein's lemma; exact at kinks). xi_c
+    diverges at the edge of chaos, which is why only there can very deep networks be
+    trained. A critical point gives ``inf`` and no fixed point ``(nan, nan)``, each with a
+    ``TheoryWarning`` that says which.
+    """
+    forms = forms_for(activation, act_params)
+    q = _fixed_point_or_nan(forms, activation, sigma_w2, sigma_b2,
+                            "the depth scales do not exist")
+    if math.isnan(q):
+        return math.nan, math.nan
+
+    def where() -> str:
+        return f"{_name(activation)} at sigma_w^2 = {sigma_w2:g}, sigma_b^2 = {sigma_b2:g}"
+
+    chi = sigma_w2 * forms.dphi2(q)
+    xi_q = _depth(sigma_w2 * forms.slope(q), "xi_q", where)
+    c_star = solve_correlation(forms, sigma_w2, sigma_b2, q, chi)
+    chi_c = chi if c_star == 1.0 else sigma_w2 * forms.dpair(q, c_star)
+    return xi_q, _depth(chi_c, "xi_c", where)
