@@ -1,9 +1,13 @@
-"""`initkit grade` on the corpus of honest and hostile submissions: each gets its outcome."""
+"""`initkit grade` on the corpus of honest and hostile submissions: each gets its outcome,
+the same as root and as an ordinary user (who gets an unprivileged user namespace)."""
 
 import csv
 import json
 import os
+import random
+import re
 import shutil
+import socket
 import subprocess
 import sys
 import uuid
@@ -16,16 +20,28 @@ CORPUS = HERE / "corpus"
 GRADERS = HERE / "graders"
 EXPECTED = {k: v for k, v in json.loads((CORPUS / "expected.json").read_text()).items()
             if not k.startswith("_")}
-INITKIT = Path(sys.executable).with_name("initkit")
 STOCK_SECRET = "GRADER-SECRET-7f3a"
 SECRET = f"GRADER-SECRET-{uuid.uuid4().hex}"
+_RNG = random.Random(uuid.uuid4().int)
+VICTIM = str(_RNG.randrange(10**8, 10**9))  # a host process the /proc walker must not reach
+#: sleep arguments of background_process (98765x) and detached_children (98764xx), made
+#: unique per run so another grading run on the machine cannot be mistaken for this one
+TOKENS = {"98765": str(_RNG.randrange(10**7, 10**8)), "98764": str(_RNG.randrange(10**7, 10**8))}
 
 sys.path.insert(0, str(HERE))
 from build_example import make_huge  # noqa: E402
+from unprivileged import grader as grader_for  # noqa: E402
 
 
-def _processes(token: str) -> list[tuple[int, str]]:
-    """(parent pid, command line) of every process whose command line contains ``token``."""
+def _ticks() -> int:
+    """Now, in the clock ticks since boot that /proc/PID/stat counts start times in."""
+    return int(float(Path("/proc/uptime").read_text().split()[0]) * os.sysconf("SC_CLK_TCK"))
+
+
+def _processes(token: str, since: int = 0, until: int | None = None
+               ) -> list[tuple[int, str]]:
+    """(parent pid, command line) of every process whose command line contains ``token``
+    (and, if given, that started between the ticks ``since`` and ``until``)."""
     found = []
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
@@ -33,9 +49,12 @@ def _processes(token: str) -> list[tuple[int, str]]:
                 with open(f"/proc/{entry.name}/cmdline", "rb") as fh:
                     cmd = fh.read()
                 with open(f"/proc/{entry.name}/stat") as fh:
-                    parent = int(fh.read().rsplit(")", 1)[1].split()[1])
+                    fields = fh.read().rsplit(")", 1)[1].split()
+                parent, started = int(fields[1]), int(fields[19])
             except (OSError, ValueError, IndexError):
                 continue
+            if until is not None and not since - 100 <= started <= until:
+                continue  # another grading run's (the machine may be shared)
             if token.encode() in cmd:
                 found.append((parent, cmd.decode(errors="replace")))
     return found
@@ -55,42 +74,95 @@ def _is_grading_run(pid: int) -> bool:
     return "initkit" in cmd and ("grade" in cmd or "zygote.py" in cmd)
 
 
-def _orphans(token: str) -> list[str]:
-    """Runtime processes whose grading run has ended (reparented to init or a subreaper)."""
-    return [cmd for parent, cmd in _processes(token) if not _is_grading_run(parent)]
+def _orphans(token: str, window: tuple[int, int]) -> list[str]:
+    """Runtime processes of this run (started in ``window``) whose grading run has ended
+    (reparented to init or a subreaper)."""
+    return [cmd for parent, cmd in _processes(token, *window) if not _is_grading_run(parent)]
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """Grade the whole corpus (plus a 100 MB notebook) once, two submissions at a time."""
-    tmp = tmp_path_factory.mktemp("corpus")
-    # the graders carry a secret made fresh for this run, so a copy of the repository
-    # elsewhere on the machine (world-readable, outside this run) cannot leak it
+def _plant(base: Path, graders: Path, run: str) -> Path:
+    """A world-readable copy of the graders (holding the run's secret) under ``base``."""
+    spot = base / f"initkit-corpus-{run}"
+    shutil.copytree(graders, spot / "graders")
+    for p in [spot, *spot.rglob("*")]:
+        p.chmod(0o755 if p.is_dir() else 0o644)
+    return spot
+
+
+@pytest.fixture(scope="module", params=["root", "user"])
+def graded(request):
+    """Grade the whole corpus (plus a 100 MB notebook) once per mode, two at a time, with the
+    run's secret planted around the machine and a host process and sockets within reach."""
+    who = grader_for(request.param)
+    tmp = who.workspace()
+    run = uuid.uuid4().hex[:12]
+    # the graders carry a secret made fresh for this run; world-readable copies of them sit
+    # outside the project (a backup, a second clone, /tmp, /srv, the grading user's home)
     graders = tmp / "graders"
     shutil.copytree(GRADERS, graders)
     grader_file = graders / "variance" / "test_variance.py"
     grader_file.write_text(grader_file.read_text().replace(STOCK_SECRET, SECRET))
+    plants = [_plant(base, graders, run) for base in
+              (Path("/srv"), Path("/tmp"), Path("/var/tmp"), who.home) if base.is_dir()]
+    outside = Path("/var/tmp") / f"initkit-corpus-{run}-outside"
+    outside.mkdir()
+    outside.chmod(0o1777)
+    sock_path = f"/run/initkit-corpus-{run}.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(sock_path)
+    os.chmod(sock_path, 0o777)
+    listener.listen(8)
+    abstract = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    abstract.bind(f"\0initkit-corpus-{run}")
+    abstract.listen(8)
+    victim = subprocess.Popen(["sleep", VICTIM], **who.popen_kwargs())
     subs = tmp / "subs"
     shutil.copytree(CORPUS, subs, ignore=shutil.ignore_patterns("*.json"))
-    hunter = subs / "reads_secrets_variance.ipynb"
-    hunter.write_text(hunter.read_text().replace("@GRADERS@", str(graders))
-                      .replace("@GRADING@", str(HERE)))
+    for nb in subs.glob("*.ipynb"):
+        text = nb.read_text()
+        for key, value in {"@GRADERS@": str(graders), "@GRADING@": str(HERE),
+                           "@OUTSIDE@": str(outside), "@SOCKET@": sock_path,
+                           "@ABSTRACT@": f"initkit-corpus-{run}"}.items():
+            text = text.replace(key, value)
+        if nb.name.startswith(("background_process", "detached_children")):
+            for key, value in TOKENS.items():
+                text = text.replace(key, value)
+        nb.write_text(text)
     make_huge(subs / "huge_100mb_variance.ipynb")
+    who.give(tmp)
     out = tmp / "out"
-    proc = subprocess.run(
-        [str(INITKIT), "grade", str(subs), "--graders", str(graders), "--out", str(out),
-         "--jobs", "2", "--cell-timeout", "3", "--timeout", "40", "--memory", "768",
-         "--no-progress"], capture_output=True, text=True, timeout=300)
-    results = {d.name: json.loads((d / "variance" / "results.json").read_text())
-               for d in out.iterdir() if d.is_dir()}
-    with open(out / "grades.csv") as fh:
-        rows = {r["student"]: r for r in csv.DictReader(fh)}
-    return proc, out, results, rows
+    since = _ticks()
+    try:
+        proc = who.run(["grade", subs, "--graders", graders, "--out", out, "--jobs", "2",
+                        "--cell-timeout", "3", "--timeout", "40", "--memory", "768",
+                        "--no-progress"], cwd=tmp, timeout=600)
+        assert (out / "grades.csv").exists(), proc.stderr[-3000:]
+        results = {d.name: json.loads((d / "variance" / "results.json").read_text())
+                   for d in out.iterdir() if d.is_dir()}
+        with open(out / "grades.csv") as fh:
+            rows = {r["student"]: r for r in csv.DictReader(fh)}
+        facts = {"victim_alive": victim.poll() is None, "outside": sorted(outside.iterdir()),
+                 "connected": [], "window": (since, _ticks())}
+        for s in (listener, abstract):
+            s.setblocking(False)
+            try:
+                facts["connected"].append(s.accept())
+            except BlockingIOError:
+                pass
+        yield proc, out, results, rows, facts
+    finally:
+        victim.kill()
+        victim.wait()
+        listener.close()
+        abstract.close()
+        os.unlink(sock_path)
+        for spot in [*plants, outside, tmp]:
+            shutil.rmtree(spot, ignore_errors=True)
 
 
 def test_every_submission_gets_a_result_and_exit_code_zero(graded):
     """All corpus cases are graded or refused, none crashes the grader: exit code 0."""
-    proc, out, results, rows = graded
+    proc, out, results, rows, _ = graded
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert set(results) == set(EXPECTED)
     assert set(rows) == set(EXPECTED)
@@ -99,12 +171,14 @@ def test_every_submission_gets_a_result_and_exit_code_zero(graded):
 @pytest.mark.parametrize("case", sorted(EXPECTED))
 def test_corpus_case_gets_its_expected_outcome(graded, case):
     """Score, failing tests and the stated reason match corpus/expected.json exactly."""
-    _, _, results, rows = graded
+    _, _, results, rows, _ = graded
     want, got, row = EXPECTED[case], results[case], rows[case]
     assert row["status"] == want["status"]
     assert got["score"] == want["score"] == float(row["total"])
     assert float(row["max_score"]) == 8
-    failed = sorted(t["name"].split("::")[1] for t in got["tests"] if t["score"] == 0)
+    # grades.csv has one column per test, "<exercise>:<file>::<test>"
+    failed = sorted(k.rsplit("::", 1)[1] for k, v in row.items()
+                    if "::" in k and v not in ("", None) and float(v) == 0)
     if want["status"] == "graded":
         assert failed == sorted(want["failed"])
         for t in got["tests"]:
@@ -119,22 +193,27 @@ def test_corpus_case_gets_its_expected_outcome(graded, case):
 
 def test_results_json_is_in_gradescope_format(graded):
     """results.json has score, output and tests with name, score, max_score, visibility."""
-    _, _, results, _ = graded
+    _, _, results, _, _ = graded
     r = results["honest_wrong_he"]
     assert {"score", "output", "tests", "execution_time"} <= set(r)
-    by_name = {t["name"]: t for t in r["tests"]}
-    assert set(by_name) == {f"test_variance.py::{n}" for n in
-                            ["test_xavier_std", "test_he_std", "test_simulate_variance",
-                             "test_plot"]}
-    assert by_name["test_variance.py::test_he_std"] == {
-        "name": "test_variance.py::test_he_std", "score": 0.0, "max_score": 2.0,
-        "output": "he_std(2) = 0.707107 is not sqrt(2 / fan_in)", "visibility": "visible"}
-    assert by_name["test_variance.py::test_plot"]["visibility"] == "after_published"
+    by_id = _by_id(r)
+    assert set(by_id) == {f"test_variance.py::{n}" for n in
+                          ["test_xavier_std", "test_he_std", "test_simulate_variance",
+                           "test_plot"]}
+    he = by_id["test_variance.py::test_he_std"]
+    assert (he["score"], he["max_score"], he["output"], he["visibility"]) == (
+        0.0, 2.0, "he_std(2) = 0.707107 is not sqrt(2 / fan_in)", "visible")
+    assert by_id["test_variance.py::test_plot"]["visibility"] == "after_published"
+
+
+def _by_id(result: dict) -> dict[str, dict]:
+    """Tests of a results.json by pytest id (kept in ``tags``; ``name`` is the title)."""
+    return {(t.get("tags") or [t["name"]])[0]: t for t in result["tests"]}
 
 
 def test_feedback_never_shows_hidden_test_source_or_secrets(graded):
     """No output file quotes the graders' source, and the secret-hunting cell found nothing."""
-    _, out, _, _ = graded
+    _, out, results, _, _ = graded
     grader_lines = [ln.strip() for ln in (GRADERS / "variance" / "test_variance.py")
                     .read_text().splitlines() if len(ln.strip()) > 25]
     for path in out.rglob("*"):
@@ -147,13 +226,14 @@ def test_feedback_never_shows_hidden_test_source_or_secrets(graded):
     assert "BEGIN SOLUTION" not in hunted and "def xavier_std" not in hunted
     md = (out / "honest_wrong_he" / "variance" / "feedback.md").read_text()
     assert "Score: **6 / 8**" in md
-    assert "| test_variance.py::test_he_std | 0 / 2 | he_std(2) = 0.707107" in md
+    he_title = _by_id(results["honest_wrong_he"])["test_variance.py::test_he_std"]["name"]
+    assert f"| {he_title} | 0 / 2 | he_std(2) = 0.707107" in md
     assert "(hidden check) | 1 / 1 | details after release" in md
 
 
 def test_printed_output_is_capped_and_kept_for_staff_only(graded):
     """100 MB of prints are truncated in notebook_output.txt and absent from feedback."""
-    _, out, _, _ = graded
+    _, out, _, _, _ = graded
     d = out / "print_100mb" / "variance"
     text = (d / "notebook_output.txt").read_text()
     assert "more bytes of output dropped" in text and len(text) < 1_000_000
@@ -162,15 +242,66 @@ def test_printed_output_is_capped_and_kept_for_staff_only(graded):
 
 def test_fake_results_written_by_a_submission_change_nothing(graded):
     """A submission writing results.json/grades.csv and printing '4 passed' keeps its 6/8."""
-    _, out, results, rows = graded
+    _, out, results, rows, _ = graded
     assert results["fake_results"]["score"] == 6.0
     assert not (out / "fake_results" / "variance" / "grades.csv").exists()
 
 
 def test_no_process_of_any_submission_survives_grading(graded):
-    """Background processes and fork bombs are gone once `initkit grade` returns."""
-    assert _running("98765") == []
+    """Background processes, fork bombs, 30 detached children and a double fork that
+    ignores SIGTERM are all gone once `initkit grade` returns."""
+    assert _running(TOKENS["98765"]) == [] and _running(TOKENS["98764"]) == []
     # a runtime process that outlived its `initkit grade` is an orphan (parent pid 1); one
     # whose grader is alive belongs to another grading run on the machine, not to this one
-    assert _orphans("initkit/grading/child.py") == []
-    assert _orphans("initkit/grading/zygote.py") == []
+    window = graded[4]["window"]
+    assert _orphans("initkit/grading/child.py", window) == []
+    assert _orphans("initkit/grading/zygote.py", window) == []
+
+
+def _output(out: Path, case: str) -> str:
+    return (out / case / "variance" / "notebook_output.txt").read_text()
+
+
+def test_no_submission_finds_the_secret_planted_around_the_machine(graded):
+    """The walk from / and every ../ reads files for 2 s and finds no planted secret."""
+    _, out, results, _, _ = graded
+    text = _output(out, "walks_for_secrets")
+    assert "secrets found in []" in text and SECRET not in text
+    assert results["walks_for_secrets"]["score"] == 8
+
+
+def test_host_processes_are_out_of_sight_and_out_of_reach(graded):
+    """Listing /proc shows only the submission's own namespace; the host's process lives."""
+    _, out, _, _, facts = graded
+    text = _output(out, "signals_host_processes")
+    assert facts["victim_alive"]
+    assert VICTIM not in text and "initkit grade" not in text and "pytest" not in text
+    seen = text.split("processes seen:", 1)[1].split("signalled:")[0]
+    pids = [int(p) for p in re.findall(r"\((\d+), ", seen)]
+    assert pids == [1]  # its namespace's init, PID 1, is the only other process
+
+
+def test_system_files_name_no_host_account(graded):
+    """/etc/passwd lists only root and the student; /etc/shadow does not exist."""
+    _, out, _, _, _ = graded
+    text = _output(out, "reads_system_files")
+    host_users = [line.split(":")[0] for line in Path("/etc/passwd").read_text().splitlines()
+                  if line and not line.startswith("root:")]
+    assert [u for u in host_users if f"\n{u}:" in text] == []
+    assert "student:x:" in text and "/etc/shadow -> FileNotFoundError" in text
+
+
+def test_host_unix_sockets_cannot_be_reached(graded):
+    """Neither a socket file under /run nor an abstract socket of the host takes a call."""
+    _, out, _, _, facts = graded
+    assert facts["connected"] == []
+    assert "CONNECTED" not in _output(out, "host_sockets")
+
+
+def test_writes_outside_the_working_directory_change_nothing(graded):
+    """Writing to /, /tmp, /etc, ../, /var/tmp, /srv or a world-writable host folder fails."""
+    _, out, _, _, facts = graded
+    assert facts["outside"] == []
+    assert "WROTE []" in _output(out, "writes_outside")
+    for path in ("/escape.txt", "/tmp/escape.txt", "/var/tmp/escape.txt", "/srv/escape.txt"):
+        assert not os.path.exists(path)

@@ -1,8 +1,8 @@
 """The sandboxed child: real processes, real limits, real isolation (root-only parts marked)."""
 
 import os
+import random
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +15,7 @@ from initkit.grading.submission import Submission
 ROOT = Path(__file__).parent
 GRADER_FILE = ROOT / "grading" / "graders" / "variance" / "test_variance.py"
 needs_root = pytest.mark.skipif(not running_as_root(),
-                                reason="uid drop and mount namespaces need root (CI is root)")
+                                reason="a uid of its own needs root (CI is root)")
 
 
 def _cmdlines_containing(token: str) -> list[int]:
@@ -57,16 +57,14 @@ def test_environment_is_scrubbed_and_cwd_holds_only_the_submission(monkeypatch):
         assert [f for f in sub.get("files") if not f.startswith(".")] == ["alice.ipynb"]
 
 
-@needs_root
 @pytest.mark.parametrize("prewarm", [True, False], ids=["template", "fresh"])
 def test_files_outside_the_working_directory_cannot_be_read(prewarm):
-    """Hidden grader files, ../ (a private /tmp) and root-only files are all out of reach."""
+    """Grader files, ../ (the host's /tmp) and files elsewhere are not in the child's root."""
     shared = Path(tempfile.mkdtemp(prefix="initkit-test-shared-"))
     shared.chmod(0o755)
     (shared / "answers.txt").write_text("TOP-SECRET-ANSWERS")
     (shared / "answers.txt").chmod(0o644)
-    # a place the sandbox does not cover (not /tmp, not the project tree), so reading it
-    # is refused by the uid drop itself, wherever this checkout lives
+    # a folder of the host outside /tmp and the project: absent from the allow-list root
     visible = next(d for d in ("/srv", "/opt", "/var/lib", "/var") if os.path.isdir(d))
     private = Path(tempfile.mkdtemp(dir=visible, prefix="initkit-test-private-"))
     (private / "gradebook.db").write_text("TOP-SECRET-GRADEBOOK")
@@ -97,8 +95,8 @@ uid = os.getuid()
     assert GRADER_FILE.read_text()[:40] not in text and "GRADER-SECRET" not in text
     assert "TOP-SECRET" not in text
     assert got[0] in ("", "PermissionError", "FileNotFoundError")
-    assert got[1] == "FileNotFoundError"  # /tmp is a fresh, empty tmpfs in the child
-    assert got[2] == "PermissionError"  # not world-readable, and the child is not root
+    assert got[1] == "FileNotFoundError"  # /tmp holds only the child's working directory
+    assert got[2] == "FileNotFoundError"  # not bound into the child's root at all
     assert uid != 0
 
 
@@ -107,7 +105,6 @@ uid = os.getuid()
 def test_fork_bomb_is_contained_and_killed(prewarm):
     """A fork bomb hits RLIMIT_NPROC, times out, and no process of its uid survives."""
     bomb = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"
-    start = time.monotonic()
     with Sandbox(["a = 1", bomb, "b = 2"], limits=Limits(cell_timeout=2, nproc=16),
                  prewarm=prewarm) as sb:
         sb.start()
@@ -115,21 +112,20 @@ def test_fork_bomb_is_contained_and_killed(prewarm):
         assert "timed out after 2 s in cell 2" in sb.gone_reason
         assert len(processes_of_uid(uid)) <= 16
     assert processes_of_uid(uid) == []
-    assert time.monotonic() - start < 30
 
 
-@needs_root
 @pytest.mark.parametrize("prewarm", [True, False], ids=["template", "fresh"])
 def test_background_processes_are_gone_after_grading(prewarm):
     """Processes started in a new session or double-forked do not outlive the sandbox."""
+    token = str(random.randrange(10**7, 10**8))  # not another test run's
     cells = ["import subprocess\n"
-             "subprocess.Popen(['sleep', '987661'], start_new_session=True)\n"
-             "subprocess.Popen(['sh', '-c', 'sleep 987662 & exit 0'])\n"
+             f"subprocess.Popen(['sleep', '{token}1'], start_new_session=True)\n"
+             f"subprocess.Popen(['sh', '-c', 'sleep {token}2 & exit 0'])\n"
              "import time; time.sleep(0.2)"]
     with Sandbox(cells, prewarm=prewarm) as sb:
         sb.start()
-        assert _cmdlines_containing("98766"), "the background processes should be running"
-    assert _cmdlines_containing("987661") == [] and _cmdlines_containing("987662") == []
+        assert _cmdlines_containing(token), "the background processes should be running"
+    assert _cmdlines_containing(f"{token}1") == [] and _cmdlines_containing(f"{token}2") == []
 
 
 def test_cell_timeout_kill_and_output_cap():
@@ -236,7 +232,6 @@ def test_ipython_mode_runs_magics_and_reports_errors():
         assert "hidden" not in sb.stdout.text()
 
 
-@needs_root
 def test_child_has_no_network():
     """The child's network namespace has no interfaces up: even loopback connects fail."""
     cells = ["import socket\nerrors = []\n"

@@ -14,15 +14,22 @@ import click
               help="Wall-clock seconds for the whole notebook.")
 @click.option("--cell-timeout", type=click.FloatRange(min=0.5), default=120.0,
               show_default=True, help="Wall-clock seconds per cell.")
-def check(notebook: Path, timeout: float, cell_timeout: float) -> None:
+@click.option("--unconfined", is_flag=True,
+              help="Run even where no confinement can be set up: resource limits and "
+                   "timeouts only (the notebook can read what you can).")
+def check(notebook: Path, timeout: float, cell_timeout: float, unconfined: bool) -> None:
     """Run NOTEBOOK top to bottom and report its visible tests with their points.
 
     Exit code 0 only when every visible test passes. Hidden checks never run here; they
     run when the notebook is graded.
     """
     from ..course.check import check_notebook, format_report
+    from ..grading.confine import require_confinement
 
-    report = check_notebook(notebook, timeout=timeout, cell_timeout=cell_timeout)
+    for warning in require_confinement(unconfined):  # fail closed before running anything
+        click.echo(f"warning: {warning}", err=True)
+    report = check_notebook(notebook, timeout=timeout, cell_timeout=cell_timeout,
+                            unconfined=unconfined)
     click.echo(format_report(report))
     sys.exit(0 if report.ok else 1)
 

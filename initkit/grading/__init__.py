@@ -1,7 +1,9 @@
 """Safe, fast autograding of untrusted notebooks with hidden pytest graders.
 
 The student's notebook runs in a sandboxed child process (:mod:`.sandbox`, :mod:`.child`,
-forked from a pre-warmed template, :mod:`.zygote`), after structure checks
+forked from a pre-warmed template, :mod:`.zygote`; confined by :mod:`.confine`,
+:mod:`.rootfs` and :mod:`.userns`, started and ended by :mod:`.lifecycle`, read through
+:mod:`.pipes`), after structure checks
 (:mod:`.notebook`); submissions are found by :mod:`.discover`;
 the hidden graders run in the trusted process and reach the student's names only as data
 over a pipe (:mod:`.protocol`, :mod:`.submission`), through the pytest plugin

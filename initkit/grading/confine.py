@@ -1,50 +1,53 @@
-"""Confinement of a freshly forked child: namespaces, mounts, resource limits, uid drop.
+"""The confinement of a notebook's process, step by step, the same for root and for a user.
 
-:func:`apply_sandbox` runs in the child between fork and exec (or, for the pre-warmed
-template, right after fork), from a plan of plain data built by
-:class:`initkit.grading.sandbox.Sandbox`; only system calls, so it is safe there:
+:func:`enter` runs in a freshly forked process (the pre-warmed template's fork,
+:mod:`initkit.grading.zygote`, or ``subprocess``'s ``preexec_fn`` before ``exec`` of a fresh
+``python -I``) and returns only in the confined notebook process. It reads as bubblewrap's
+``bwrap --unshare-all --die-with-parent --tmpfs / --ro-bind ...`` does:
 
-1. (root, if ``unshare(2)`` works) a private mount namespace, a private IPC namespace (its
-   System V shared memory, semaphores and message queues die with it) and an empty network
-   namespace; ``/tmp``, ``/var/tmp``, ``/dev/shm``, ``/run/lock`` (``/var/lock``) and
-   ``/dev/mqueue`` become fresh tmpfs with only the
-   child's working directory bound back; a folder closed to others that holds the
-   interpreter (``/root`` with pyenv) is covered the same way with only the interpreter
-   bound back; the grader's secrets are covered by empty read-only tmpfs (files by
-   ``/dev/null``), see ``mount(2)``; the working directory itself becomes a tmpfs of
-   ``plan["disk"]`` bytes holding a copy of its files (so the disk cannot be filled);
-2. ``setrlimit(2)``: CPU seconds, address space, file size, open files, no core, processes;
-3. (root) ``setgroups``/``setresgid``/``setresuid`` to a uid of its own, so
-   ``RLIMIT_NPROC`` counts only this submission, and :func:`kill_uid` can later kill every
-   process it left, even those that left its process group with ``setsid``.
+1. ``PR_SET_PDEATHSIG``: this *monitor* dies when the grader (or template) does;
+   ``unshare(2)`` into new mount, PID, IPC, UTS and (unless asked not to) network
+   namespaces; without root, in a new user namespace first, with the user's uid and gid
+   mapped to themselves (:mod:`.userns`);
+2. ``fork``: the child is PID 1 of the new PID namespace, a tiny *init*; the monitor stays
+   outside, waits for it and leaves with the notebook's own exit status (or dies of its
+   signal), so the trusted side sees the notebook's fate; ``SIGTERM`` to the monitor kills
+   the init, and with it, by the kernel's rule for a PID namespace whose init ends, every
+   process of the notebook: double-forked, ``setsid``, ignoring ``SIGTERM``, all of them;
+3. the init (``PR_SET_PDEATHSIG`` too, so the namespace dies with the monitor) names the
+   host ``sandbox``, builds the allow-list root (:func:`initkit.grading.rootfs.build_root`:
+   tmpfs root, read-only binds, fresh ``/proc``, private ``/dev/shm``, size-limited working
+   directory, ``pivot_root``) and forks the notebook process, then only reaps;
+4. the notebook process sets its ``setrlimit(2)`` limits (CPU, address space, file size,
+   open files, no core, processes), drops privileges for good (root: ``setgroups`` /
+   ``setresgid`` / ``setresuid`` to a uid of its own; a user: every capability of its
+   namespace, bounding set included) and sets ``PR_SET_NO_NEW_PRIVS``.
+
+Every failing step writes ``{"event": "setup_failed", "reason": ...}`` on the reply pipe, as
+the first message, before any student code could have run, and exits with
+:data:`EXIT_SETUP`: the trusted side raises :class:`~initkit.errors.SandboxError` (the kit's
+error, never the student's zero). :func:`mode` probes once which confinement this machine
+gives (a real dry run) and raises :class:`~initkit.errors.ConfinementUnavailable` saying why.
+``unconfined`` plans (asked for explicitly) set the resource limits only.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import errno
 import os
 import resource
+import shutil
 import signal
 import sys
-import time
+import tempfile
 from pathlib import Path
 
+from ..errors import ConfinementUnavailable
+from . import libc, rootfs, userns
+
 CHILD_SCRIPT = Path(__file__).with_name("child.py")
-
-_CLONE_NEWNS = 0x00020000
-_CLONE_NEWNET = 0x40000000
-_CLONE_NEWIPC = 0x08000000
-_MS_RDONLY = 1
-_MS_NOSUID = 2
-_MS_NODEV = 4
-_MS_BIND = 4096
-_MS_REC = 16384
-_MS_PRIVATE = 1 << 18
-
-# resolved before any fork: preexec_fn must only make system calls
-_LIBC = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+#: Exit code of a process whose confinement could not be set up.
+EXIT_SETUP = 97
+_MAXFD = 1 << 16
 
 
 def running_as_root() -> bool:
@@ -52,168 +55,328 @@ def running_as_root() -> bool:
     return hasattr(os, "geteuid") and os.geteuid() == 0
 
 
-_NAMESPACES: bool | None = None
+# ---------------------------------------------------------------------- the plan
 
 
-def namespaces_available() -> bool:
-    """Whether a child can ``unshare`` mount and network namespaces here (probed once).
+def make_plan(kind: str, *, python: str, workdir: str | None, uid: int, gid: int,
+              limits, netns: bool = True, nproc_extra: int = 0) -> dict:
+    """Everything the child does to itself before running code, as plain (JSON) data.
 
-    Root in a container without ``CAP_SYS_ADMIN`` cannot; then hidden paths rely on file
-    permissions only.
+    Args:
+        kind: ``"root"``, ``"userns"`` or ``"unconfined"`` (rlimits only).
+        python: the interpreter (its folders are bound into the root).
+        workdir: host path of the working directory.
+        uid, gid: the notebook's ids (root: a uid of its own; userns: the user's).
+        limits: a :class:`~initkit.grading.sandbox.Limits`.
+        netns: an empty network namespace.
+        nproc_extra: processes to allow beyond ``limits.nproc`` (unconfined: the user's own).
     """
-    global _NAMESPACES
-    if _NAMESPACES is None:
-        if not running_as_root():
-            _NAMESPACES = False
-        else:
-            pid = os.fork()
-            if pid == 0:  # pragma: no cover - the probe child
-                os._exit(0 if _LIBC.unshare(_CLONE_NEWNS | _CLONE_NEWNET | _CLONE_NEWIPC) == 0
-                         else 1)
-            _NAMESPACES = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
-    return _NAMESPACES
+    plan = {"kind": kind, "uid": uid, "gid": gid, "netns": netns,
+            "host_uid": os.getuid(), "host_gid": os.getgid(), "workdir": workdir,
+            "cpu": limits.cpu_seconds, "memory": limits.memory_bytes,
+            "fsize": limits.fsize_bytes, "nofile": limits.nofile,
+            # userns: RLIMIT_NPROC counts the uid's processes in this user namespace
+            # (Linux >= 5.14), the monitor and the init included
+            "nproc": limits.nproc + nproc_extra + (2 if kind == "userns" else 0),
+            "root": None}
+    if kind != "unconfined" and workdir is not None:
+        plan["root"] = rootfs.plan_root(python, workdir, uid, gid, limits.disk_bytes)
+    return plan
 
 
-def confinement(python: str | None = None) -> tuple[str, list[str]]:
-    """How confined notebooks are on this machine: ``(level, warnings)``.
+# ---------------------------------------------------------------------- in the child
 
-    Levels: ``full`` (namespaces, own uid, rlimits), ``uid`` (own uid and rlimits, no
-    namespaces), ``rlimits`` (resource limits and timeouts only).
+
+def enter(plan: dict, reply_fd: int) -> None:
+    """Confine the calling, freshly forked process as ``plan`` says (see the module doc).
+
+    Returns only in the confined notebook process; the monitor and the init it becomes on
+    the way never return (they ``_exit``). A failed step is reported on ``reply_fd`` and
+    ends the process with :data:`EXIT_SETUP`.
     """
-    if not running_as_root():
-        return "rlimits", ["not running as root: notebooks run as this user, with resource "
-                           "limits but without namespaces; they can read what this user can "
-                           "(run `initkit grade` as root, e.g. in a container, for isolation)"]
-    if namespaces_available():
-        return "full", []
-    keep = _needed_paths(python or sys.executable, None)
-    if _reveal_plan(keep):
-        return "rlimits", ["mount namespaces are unavailable (no CAP_SYS_ADMIN) and the "
-                           "interpreter sits in a folder other users cannot enter: notebooks "
-                           "run as root with resource limits only"]
-    return "uid", ["mount namespaces are unavailable (no CAP_SYS_ADMIN): notebooks run as "
-                   "their own uid, so hidden files are protected by file permissions only"]
+    if plan["kind"] == "unconfined":
+        _step(plan, reply_fd, "resource limits", _limits, plan)
+        os.umask(0o077)
+        return
+    _step(plan, reply_fd, "namespaces", _unshare, plan)
+    status_r, status_w = os.pipe()
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD, signal.SIGTERM})
+    init = _step(plan, reply_fd, "fork of the init", os.fork)
+    if init:
+        os.close(status_w)
+        _monitor(init, status_r)
+    os.close(status_r)
+    _init(plan, reply_fd, status_w)
 
 
-def apply_sandbox(plan: dict) -> bool:
-    """Confine the calling (freshly forked) process as ``plan`` says; False on failure.
+def _step(plan: dict, reply_fd: int, what: str, func, *args):
+    """Run one set-up step; on failure report it (the kit's error) and exit."""
+    try:
+        return func(*args)
+    except Exception as exc:  # noqa: BLE001 - any failure of the set-up is reported
+        reason = f"{what}: {exc}"
+        if plan["kind"] == "userns":
+            reason = userns.why_unavailable(reason)
+        elif plan["kind"] == "root" and "not permitted" in str(exc):
+            reason += (" (root without CAP_SYS_ADMIN, as in a container: give it that "
+                       "capability, or run `initkit grade` as an ordinary user)")
+        _report(reply_fd, reason)
+        os._exit(EXIT_SETUP)
 
-    Order matters: namespaces and mounts need root, so they come first (``plan["root"]``);
-    then the resource limits; then the uid drop (``plan["drop"]``: ``setgroups``,
-    ``setresgid``, ``setresuid``, after which there is no way back); then a private umask.
-    Only system calls, so it is safe between fork and exec.
-    """
-    if plan["root"]:
-        flags = _CLONE_NEWNS | _CLONE_NEWIPC | (_CLONE_NEWNET if plan["netns"] else 0)
-        if _LIBC.unshare(flags) != 0:
-            return False
-        if _LIBC.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
-            return False
-        for blocker, inner in plan["reveals"]:
-            fds = [os.open(src, os.O_PATH) for src in inner]
-            if _LIBC.mount(b"tmpfs", os.fsencode(blocker), b"tmpfs", _MS_NOSUID | _MS_NODEV,
-                           b"size=64k,mode=0755") != 0:
-                return False
-            for dest, fd in zip(inner, fds, strict=True):
-                os.makedirs(dest, exist_ok=True)
-                if _LIBC.mount(b"/proc/self/fd/%d" % fd, os.fsencode(dest), None,
-                               _MS_BIND | _MS_REC, None) != 0:
-                    return False
-                os.close(fd)
-        for target, is_dir in plan["mounts"]:
-            if is_dir:
-                rc = _LIBC.mount(b"tmpfs", os.fsencode(target), b"tmpfs",
-                                 _MS_RDONLY | _MS_NOSUID | _MS_NODEV, b"size=4k,mode=0")
-            else:
-                rc = _LIBC.mount(b"/dev/null", os.fsencode(target), None, _MS_BIND, None)
-            if rc != 0 and ctypes.get_errno() != errno.ENOENT:
-                return False
-        if plan.get("disk") and plan.get("workdir"):
-            if not _workdir_tmpfs(plan["workdir"], plan["disk"], plan["uid"] if plan["drop"]
-                                  else 0, plan["gid"] if plan["drop"] else 0):
-                return False
+
+def _report(reply_fd: int, reason: str) -> None:
+    from . import protocol
+
+    try:
+        protocol.write_message(reply_fd, {"event": "setup_failed", "reason": reason[:2000]})
+    except OSError:
+        pass
+
+
+def _unshare(plan: dict) -> None:
+    libc.prctl(libc.PR_SET_PDEATHSIG, signal.SIGKILL)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    flags = libc.CLONE_NEWNS | libc.CLONE_NEWPID | libc.CLONE_NEWIPC | libc.CLONE_NEWUTS
+    if plan["netns"]:
+        flags |= libc.CLONE_NEWNET
+    if plan["kind"] == "userns":
+        libc.unshare(flags | libc.CLONE_NEWUSER)
+        userns.write_id_maps(plan["uid"], plan["gid"], plan["host_uid"], plan["host_gid"])
+    else:
+        libc.unshare(flags)
+
+
+def _close_fds_but(keep: int) -> None:
+    os.closerange(0, keep)
+    os.closerange(keep + 1, _MAXFD)
+
+
+def _monitor(init: int, status_r: int) -> None:
+    """Outside the namespace: wait for the init, then leave as the notebook did."""
+    _close_fds_but(status_r)
+    killed = False
+    while True:
+        try:
+            pid, status = os.waitpid(init, os.WNOHANG)
+        except ChildProcessError:
+            pid, status = init, 0
+        if pid:
+            break
+        info = signal.sigwaitinfo({signal.SIGCHLD, signal.SIGTERM})
+        if info.si_signo == signal.SIGTERM and not killed:
+            killed = True  # the init's end kills the whole namespace
+            os.kill(init, signal.SIGKILL)
+    os.set_blocking(status_r, False)
+    try:
+        data = os.read(status_r, 16)
+    except OSError:
+        data = b""
+    if data[:1] == b"X" and len(data) >= 5:
+        code = os.waitstatus_to_exitcode(int.from_bytes(data[1:5], "little"))
+    elif data[:1] == b"S":
+        code = EXIT_SETUP
+    elif os.WIFEXITED(status):
+        code = os.WEXITSTATUS(status)
+    else:
+        code = -signal.SIGKILL
+    if code < 0:
+        sig = -code
+        try:
+            if sig not in (signal.SIGKILL, signal.SIGSTOP):
+                signal.signal(sig, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {sig})
+            os.kill(os.getpid(), sig)
+        finally:
+            os._exit(128 + sig)
+    os._exit(code)
+
+
+def _init(plan: dict, reply_fd: int, status_w: int) -> None:
+    """PID 1: build the root, fork the notebook process, reap until it ends."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE,
+                signal.SIGUSR1, signal.SIGUSR2, signal.SIGCHLD):
+        signal.signal(sig, signal.SIG_DFL)
+
+    def setup() -> int:
+        libc.prctl(libc.PR_SET_PDEATHSIG, signal.SIGKILL)
+        libc.sethostname(plan["root"]["hostname"] if plan["root"] else "sandbox")
+        if plan["root"] is not None:
+            rootfs.build_root(plan["root"])
+        return os.fork()
+
+    try:
+        child = setup()
+    except Exception as exc:  # noqa: BLE001
+        _fail_init(plan, reply_fd, status_w, exc)
+    if child == 0:
+        os.close(status_w)
+        _step(plan, reply_fd, "dropping privileges", _drop, plan)
+        return
+    _close_fds_but(status_w)
+    while True:
+        try:
+            pid, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            os._exit(0)
+        if pid == child:
+            os.write(status_w, b"X" + status.to_bytes(4, "little"))
+            os._exit(0)  # the kernel now kills whatever the notebook left in the namespace
+
+
+def _fail_init(plan: dict, reply_fd: int, status_w: int, exc: Exception) -> None:
+    try:
+        os.write(status_w, b"S")
+    except OSError:
+        pass
+    _step(plan, reply_fd, "building the root", _raise, exc)
+
+
+def _raise(exc: Exception) -> None:
+    raise exc
+
+
+def _limits(plan: dict) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (plan["cpu"], plan["cpu"] + 1))
     resource.setrlimit(resource.RLIMIT_AS, (plan["memory"], plan["memory"]))
     resource.setrlimit(resource.RLIMIT_FSIZE, (plan["fsize"], plan["fsize"]))
     resource.setrlimit(resource.RLIMIT_NOFILE, (plan["nofile"], plan["nofile"]))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_NPROC, (plan["nproc"], plan["nproc"]))
-    if plan["drop"]:
+
+
+def _drop(plan: dict) -> None:
+    """Limits, then no way back: root takes a uid of its own, a user loses its capabilities."""
+    _limits(plan)
+    if plan["kind"] == "root":
         uid, gid = plan["uid"], plan["gid"]
         os.setgroups([])
         os.setresgid(gid, gid, gid)
         os.setresuid(uid, uid, uid)
+    else:
+        libc.drop_capabilities()
+    libc.prctl(libc.PR_SET_NO_NEW_PRIVS, 1)
     os.umask(0o077)
-    return True
+    if plan["workdir"]:
+        os.chdir(plan["workdir"])
 
 
-def _workdir_tmpfs(workdir: str, size: int, uid: int, gid: int) -> bool:
-    """Replace the working directory by a tmpfs of ``size`` bytes holding a copy of it.
+# ---------------------------------------------------------------------- probing
 
-    So a notebook fills at most ``size`` bytes (of memory, freed with its mount namespace),
-    never the host's disk. The process's current directory moves onto the new mount.
+
+_MODES: dict[str, str | ConfinementUnavailable] = {}
+
+
+def mode(python: str | None = None) -> str:
+    """Which confinement a notebook gets here: ``"root"`` or ``"userns"`` (probed once).
+
+    A real dry run: a forked process sets up the whole confinement (namespaces, root,
+    privilege drop) and exits.
+
+    Raises:
+        ConfinementUnavailable: neither works; the message says why and how to allow it
+            (or to pass ``--unconfined`` knowingly).
     """
-    target = os.fsencode(workdir)
-    src = os.open(target, os.O_RDONLY | os.O_DIRECTORY)
+    python = python or sys.executable
+    if python not in _MODES:
+        kind = "root" if running_as_root() else "userns"
+        problem = dry_run(kind, python)
+        _MODES[python] = kind if problem is None else ConfinementUnavailable(
+            f"cannot confine notebooks on this machine: {problem}. Grading untrusted code "
+            "unconfined would let it read this user's files and leave processes behind; "
+            "if you accept that, pass --unconfined")
+    found = _MODES[python]
+    if isinstance(found, ConfinementUnavailable):
+        raise found
+    return found
+
+
+def dry_run(kind: str, python: str) -> str | None:
+    """Set up a ``kind`` confinement in a forked process; None if it worked, else why not."""
+    from . import protocol
+    from .sandbox import Limits
+
+    workdir = tempfile.mkdtemp(prefix="initkit-probe-")
     try:
-        opts = b"size=%d,mode=0700,uid=%d,gid=%d" % (size, uid, gid)
-        if _LIBC.mount(b"tmpfs", target, b"tmpfs", _MS_NOSUID | _MS_NODEV, opts) != 0:
-            return False
-        _copy_tree(src, workdir, uid, gid)
-    finally:
-        os.close(src)
-    os.chdir(workdir)
-    return True
-
-
-def _copy_tree(src_fd: int, dest: str, uid: int, gid: int) -> None:
-    """Copy the regular files and folders of the directory ``src_fd`` into ``dest``."""
-    for entry in os.scandir(src_fd):
-        path = os.path.join(dest, entry.name)
-        if entry.is_dir(follow_symlinks=False):
-            os.mkdir(path, 0o700)
-            os.chown(path, uid, gid)
-            sub = os.open(entry.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW,
-                          dir_fd=src_fd)
+        uid = os.getuid() if kind == "userns" else 1_900_000_000 + os.getpid() % 4_000_000
+        try:
+            plan = make_plan(kind, python=python, workdir=workdir, uid=uid,
+                             gid=os.getgid() if kind == "userns" else uid, limits=Limits())
+        except OSError as exc:
+            return str(exc)
+        rep_r, rep_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the probe
+            code = EXIT_SETUP
             try:
-                _copy_tree(sub, path, uid, gid)
+                os.close(rep_r)
+                enter(plan, rep_w)
+                code = 0 if os.listdir(workdir) == [] and os.getuid() == uid else 1
             finally:
-                os.close(sub)
-        elif entry.is_file(follow_symlinks=False):
-            fd = os.open(entry.name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=src_fd)
-            with os.fdopen(fd, "rb") as fin, open(path, "wb") as fout:
-                while chunk := fin.read(1 << 20):
-                    fout.write(chunk)
-            os.chmod(path, 0o600)
-            os.chown(path, uid, gid)
+                os._exit(code)
+        os.close(rep_w)
+        status = os.waitpid(pid, 0)[1]
+        reader = protocol.FrameReader()
+        with os.fdopen(rep_r, "rb") as fh:
+            reader.feed(fh.read())
+        msg = reader.message()
+        if msg is not None and msg[0].get("event") == "setup_failed":
+            return str(msg[0].get("reason"))
+        if os.waitstatus_to_exitcode(status) != 0:
+            return f"the confined probe process ended with status " \
+                   f"{os.waitstatus_to_exitcode(status)}"
+        return None
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _needed_paths(python: str, workdir: Path | None) -> list[Path]:
-    """Paths the child must still see: interpreter, its libraries, this package, workdir.
+#: What ``--unconfined`` gives up, printed whenever it is used.
+UNCONFINED_WARNING = (
+    "--unconfined: notebooks run as this user with resource limits and timeouts only: no "
+    "namespaces, no allow-list root, no uid of their own. A submission can read every file "
+    "this user can (graders and solutions anywhere, your home), see and signal this user's "
+    "processes, use the network, and leave processes running after grading")
 
-    Never the other ``sys.path`` entries: under pytest they include the graders' folder
-    (``rootdir``, ``prepend`` import mode), which must stay hidden.
+
+def require_confinement(unconfined: bool = False, python: str | None = None) -> list[str]:
+    """Check before grading that notebooks can be confined; the warnings to print.
+
+    For ``initkit grade`` and ``initkit check``: without ``unconfined`` it fails closed.
+
+    Raises:
+        ConfinementUnavailable: no confinement here and ``unconfined`` is False; the message
+            says why, how to allow it, and that ``--unconfined`` exists.
     """
-    import sysconfig
+    if unconfined:
+        return [UNCONFINED_WARNING]
+    mode(python)
+    return []
 
-    paths = {Path(python).resolve().parent, Path(sys.prefix).resolve(),
-             Path(sys.base_prefix).resolve(), CHILD_SCRIPT.resolve().parent.parent}
-    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
-        p = sysconfig.get_paths().get(key)
-        if p:
-            paths.add(Path(p).resolve())
-    if workdir is not None:
-        paths.add(workdir.resolve())
-    return sorted(paths)
+
+def confinement(python: str | None = None) -> tuple[str, list[str]]:
+    """How confined notebooks are on this machine: ``(level, warnings)``.
+
+    Levels: ``root`` (namespaces, allow-list root, a uid of its own), ``userns`` (the same
+    in an unprivileged user namespace), ``none`` (not available: the warning says why).
+    """
+    try:
+        return mode(python), []
+    except ConfinementUnavailable as exc:
+        return "none", [str(exc)]
+
+
+def namespaces_available() -> bool:
+    """Whether notebooks can be confined here (root or user namespaces)."""
+    return confinement()[0] != "none"
+
+
+# ---------------------------------------------------------------------- host-side helpers
 
 
 def secret_root(path: Path) -> Path:
-    """The tree to hide around ``path`` (a graders or course folder).
-
-    The nearest ancestor that is a project root (holds ``.git`` or ``pyproject.toml``), so
-    the solutions, the nbgrader source and the repository's history next to the graders
-    are hidden too; else ``path`` itself. Never ``/``.
-    """
+    """The project tree around ``path`` (nearest ancestor with ``.git`` or
+    ``pyproject.toml``), else ``path``; kept for callers of the old deny-list, which the
+    allow-list root makes unnecessary."""
     path = Path(path).resolve()
     for anc in [path, *path.parents]:
         if anc == Path("/"):
@@ -221,93 +384,6 @@ def secret_root(path: Path) -> Path:
         if (anc / ".git").exists() or (anc / "pyproject.toml").exists():
             return anc
     return path
-
-
-def _hide_plan(hide: tuple[Path, ...], keep: list[Path]) -> list[tuple[bytes, bool]]:
-    """Mount targets that cover ``hide`` without covering anything in ``keep``.
-
-    A hidden directory that contains a kept path (say a course directory that also holds
-    the virtualenv) is not covered whole: its other entries are, one by one.
-    """
-    plan: list[tuple[bytes, bool]] = []
-
-    def visit(path: Path) -> None:
-        if not path.exists():
-            return
-        if any(k == path for k in keep) or path == Path("/"):
-            return
-        if any(path in k.parents for k in keep):
-            if path.is_dir() and not path.is_symlink():
-                for child in path.iterdir():
-                    visit(child)
-            return
-        plan.append((os.fsencode(path), path.is_dir()))
-
-    for p in hide:
-        visit(p)
-    return plan
-
-
-#: World-writable shared folders every child gets a fresh, empty copy of (so ``../`` from
-#: its working directory, ``/tmp``, shows nothing of the grader's or other submissions',
-#: and nothing it leaves there, a lock file say, outlives it).
-_SHARED_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/lock", "/dev/mqueue")
-
-
-def _reveal_plan(keep: list[Path], cover: tuple[str, ...] = ()
-                 ) -> list[tuple[bytes, list[tuple[bytes, bytes]]]]:
-    """Folders to cover with a fresh tmpfs, and the kept paths to bind back inside them.
-
-    Two kinds of folder are covered: every ``cover`` folder (``/tmp`` and friends), and
-    every ancestor of a kept path that lacks the others' search bit (say ``/root`` holding
-    the interpreter): there the tmpfs (mode 0755) hides the rest of the folder and the kept
-    path is bound back at the same place, reachable by the unprivileged uid.
-    """
-    plan: dict[Path, set[Path]] = {}
-    for c in cover:
-        cp = Path(c)
-        if cp.is_dir() and not cp.is_symlink():
-            plan[cp.resolve()] = set()
-    for path in keep:
-        for blocker in list(plan):
-            if blocker in path.parents:
-                plan[blocker].add(path)
-        for anc in reversed(path.parents):
-            try:
-                if not anc.stat().st_mode & 0o001:
-                    plan.setdefault(anc, set()).add(path)
-                    break
-            except OSError:
-                break
-    out = []
-    # outer folders first, so an inner blocker is mounted on top of the outer tmpfs' bind
-    for blocker in sorted(plan, key=lambda p: len(p.parts)):
-        paths = plan[blocker]
-        top = sorted(p for p in paths if not any(q in p.parents for q in paths))
-        out.append((os.fsencode(blocker), [(os.fsencode(p), os.fsencode(p)) for p in top]))
-    return out
-
-
-def _count_own_processes() -> int:
-    uid = os.getuid()
-    n = 0
-    for entry in os.scandir("/proc") if os.path.isdir("/proc") else []:
-        if entry.name.isdigit():
-            try:
-                n += len(os.listdir(f"/proc/{entry.name}/task")) \
-                    if os.stat(entry.path).st_uid == uid else 0
-            except OSError:
-                pass
-    return n
-
-
-def _become_subreaper() -> None:
-    """Make this process the reaper of its orphaned descendants (``PR_SET_CHILD_SUBREAPER``).
-
-    Without it, a killed background process of the child is re-parented to pid 1, which in
-    a container may never reap it, leaving a zombie behind.
-    """
-    _LIBC.prctl(36, 1, 0, 0, 0)
 
 
 def processes_of_uid(uid: int, zombies: bool = False) -> list[int]:
@@ -331,33 +407,15 @@ def processes_of_uid(uid: int, zombies: bool = False) -> list[int]:
     return pids
 
 
-def kill_uid(uid: int, gid: int, attempts: int = 50) -> None:
-    """Kill every process of ``uid``: a forked helper takes that uid and calls kill(-1, 9).
-
-    As that uid, ``kill(-1, SIGKILL)`` reaches exactly its processes (``kill(2)``), all at
-    once, so a fork bomb cannot outrun it; repeated until ``/proc`` shows none.
-    """
-    _become_subreaper()
-    for _ in range(attempts):
-        pids = processes_of_uid(uid, zombies=True)
-        live = []
-        for pid in pids:
-            try:  # orphans were re-parented to us (the subreaper): reap them
-                if os.waitpid(pid, os.WNOHANG)[0] == 0:
-                    live.append(pid)
-            except ChildProcessError:  # not ours to reap (no subreaper support)
-                if pid in processes_of_uid(uid):
-                    live.append(pid)
-        if not live:
-            return
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the helper child
+def count_own_processes() -> int:
+    """Processes and threads of this uid (what ``RLIMIT_NPROC`` counts without a namespace)."""
+    uid = os.getuid()
+    n = 0
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
             try:
-                os.setgroups([])
-                os.setresgid(gid, gid, gid)
-                os.setresuid(uid, uid, uid)
-                os.kill(-1, signal.SIGKILL)
-            finally:
-                os._exit(0)
-        os.waitpid(pid, 0)
-        time.sleep(0.01)
+                if os.stat(entry.path).st_uid == uid:
+                    n += len(os.listdir(f"/proc/{entry.name}/task"))
+            except OSError:
+                pass
+    return n

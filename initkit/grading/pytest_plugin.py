@@ -43,8 +43,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="Wall-clock limit for the whole submission [120].")
     group.addoption("--cell-timeout", type=float, default=30.0, metavar="SECONDS",
                     help="Wall-clock limit for one cell or one call [30].")
+    group.addoption("--sandbox-unconfined", action="store_true", default=False,
+                    help="Run the notebook with resource limits only: no namespaces, no "
+                         "allow-list root, no privilege drop (only where no confinement "
+                         "can be set up, knowingly).")
     group.addoption("--sandbox-hide", action="append", default=[], metavar="PATH",
-                    help="Also hide this path from the notebook's process (repeatable); the "
+                    help="Ignored (kept for old command lines): the notebook's allow-list root "
+                         "shows it nothing but the interpreter, initkit and its own files. "
+                         "Was: also hide this path from the notebook's process; the "
                          "working directory and the test paths are always hidden.")
     group.addoption("--sandbox-data", default=None, metavar="DIR",
                     help="Copy the files of DIR into the notebook's working directory (the "
@@ -148,15 +154,10 @@ class _SubmissionPlugin:
             nb = load_notebook(self.path)
         except NotebookError as exc:
             raise NotebookUnavailable(str(exc)) from None
-        from .confine import secret_root
-
-        tests = [a.split("::")[0] for a in self.config.args]
-        hide = [*opt("sandbox_hide"), str(Path.cwd()), str(self.config.rootpath), *tests,
-                *(str(secret_root(Path(t))) for t in tests if Path(t).exists())]
-        hide = tuple(p for p in hide if Path(p).exists())
         self._sandbox = Sandbox(nb.code_cells(), {self.path.name: self.path.read_bytes()},
-                                limits=limits, hide=hide, prewarm=not opt("sandbox_fresh"),
-                                data_dir=opt("sandbox_data"), ipython=opt("sandbox_ipython"))
+                                limits=limits, prewarm=not opt("sandbox_fresh"),
+                                data_dir=opt("sandbox_data"), ipython=opt("sandbox_ipython"),
+                                unconfined=opt("sandbox_unconfined"))
         self._sandbox.start()
         self.submission = Submission(self._sandbox)
         return self.submission

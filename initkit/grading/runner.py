@@ -25,10 +25,14 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from .discover import Job, reference_notebook
+
+if TYPE_CHECKING:
+    from ..executors import DaskExecutor
 
 PLUGIN_MODULE = "initkit.grading.pytest_plugin"
 
@@ -41,12 +45,15 @@ class Options:
         timeout: wall-clock seconds per submission.
         cell_timeout: wall-clock seconds per cell or per call.
         memory_mb: address-space limit of a notebook's process.
-        hide: extra paths the notebooks' processes must not see.
+        hide: kept for compatibility, unused: the sandbox's allow-list root shows a
+            notebook nothing it does not need, wherever the graders and the course are.
         course: nbgrader course folder (for release notebooks), if any.
         prewarm: fork notebooks from the pre-warmed template (else a fresh ``python -I``).
         ipython: run cells through IPython's ``InteractiveShell`` (magics work).
         seed: the hidden checks' seed (``grade_seed``); None: :func:`grade_all` draws one
             per run. Recorded in every result, so a regrade can repeat it.
+        unconfined: run notebooks with resource limits only (no namespaces, no allow-list
+            root): only when the user asked for it (``--unconfined``).
     """
 
     timeout: float = 120.0
@@ -57,6 +64,7 @@ class Options:
     prewarm: bool = True
     ipython: bool = False
     seed: int | None = None
+    unconfined: bool = False
 
 
 @dataclass
@@ -138,6 +146,8 @@ class _Collector:
     def __init__(self):
         self.tests: dict[str, TestResult] = {}
         self.errors: list[str] = []
+        #: why the notebook's sandbox could not be set up (the kit's error), if it failed
+        self.sandbox_error: str | None = None
         #: the session's Submission (from the ``--submission`` plugin), after the run
         self.submission = None
 
@@ -179,6 +189,10 @@ class _Collector:
         report = yield
         if call.excinfo is not None and report.failed:
             report.initkit_message = _message(call.excinfo)
+            from ..errors import SandboxError
+
+            if call.excinfo.errisinstance(SandboxError) and self.sandbox_error is None:
+                self.sandbox_error = str(call.excinfo.value)
         return report
 
 
@@ -263,12 +277,6 @@ def grade_one(job: Job, grader_dir: Path | None, options: Options) -> Submission
     fixed = private / job.path.name
     nbformat.write(nb.nb, str(fixed))
     collector = _Collector()
-    from .confine import secret_root
-
-    hide = {str(grader_dir.parent), str(secret_root(grader_dir)), str(job.path.parent),
-            *options.hide}
-    if options.course:
-        hide |= {options.course, str(secret_root(Path(options.course)))}
     args = [str(grader_dir), "--submission", str(fixed), "--assert=plain", "-q",
             "-p", "no:cacheprovider", "--capture=sys",
             "--rootdir", str(grader_dir), "--confcutdir", str(grader_dir),
@@ -278,8 +286,8 @@ def grade_one(job: Job, grader_dir: Path | None, options: Options) -> Submission
             "--submission-memory", str(options.memory_mb)]
     if options.seed is not None:
         args += ["--grade-seed", str(options.seed)]
-    for h in sorted(hide):
-        args += ["--sandbox-hide", h]
+    if options.unconfined:
+        args.append("--sandbox-unconfined")
     if not options.prewarm:
         args.append("--sandbox-fresh")
     if options.ipython:
@@ -294,7 +302,9 @@ def grade_one(job: Job, grader_dir: Path | None, options: Options) -> Submission
                 _empty_ini() as ini:
             code = pytest.main([*args, "-c", str(ini)], plugins=[collector])
         result.tests = list(collector.tests.values())
-        if collector.errors:
+        if collector.sandbox_error:  # the kit's failure, never the student's zero
+            result.status, result.reason = "error", collector.sandbox_error
+        elif collector.errors:
             result.status, result.reason = "error", "; ".join(collector.errors)
         elif int(code) not in (0, 1):
             result.status = "error"
@@ -425,8 +435,8 @@ def _grade_job(args: tuple[Job, str | None, Options]) -> SubmissionResult:
 
 
 def grade_all(jobs: list[Job], exercises: dict[str, Path], options: Options, n_jobs: int = 1,
-              on_result: Callable[[SubmissionResult], None] | None = None
-              ) -> list[SubmissionResult]:
+              on_result: Callable[[SubmissionResult], None] | None = None,
+              executor: DaskExecutor | None = None) -> list[SubmissionResult]:
     """Grade every job, ``n_jobs`` at a time, in worker processes (in-process if 1).
 
     Args:
@@ -435,6 +445,9 @@ def grade_all(jobs: list[Job], exercises: dict[str, Path], options: Options, n_j
         options: limits and hidden paths.
         n_jobs: parallel worker processes.
         on_result: called in this process as each result arrives (progress bars).
+        executor: a :class:`~initkit.executors.DaskExecutor` to grade on instead of local
+            processes (:func:`~initkit.grading.dask_grading.grade_on_dask`: the same
+            results; ``n_jobs`` is then ignored).
 
     Returns:
         Results in the order of ``jobs``; a worker that dies gives an ``error`` result.
@@ -444,6 +457,10 @@ def grade_all(jobs: list[Job], exercises: dict[str, Path], options: Options, n_j
         import secrets
 
         options = dataclasses.replace(options, seed=secrets.randbelow(2**31))
+    if executor is not None:
+        from .dask_grading import grade_on_dask
+
+        return grade_on_dask(executor, jobs, exercises, options, on_result=on_result)
     work = [(job, str(exercises[job.exercise]) if job.exercise in exercises else None,
              options) for job in jobs]
     results: list[SubmissionResult | None] = [None] * len(work)

@@ -6,13 +6,15 @@ idea, and what ``multiprocessing``'s ``forkserver`` does) is a ``python -I`` pro
 once per grading process, with a scrubbed environment and one BLAS thread, that imports
 :data:`PRELOAD` and then only ever forks: it never runs student code itself. For each
 submission the trusted side sends it, over a ``SOCK_SEQPACKET`` Unix socket, the sandbox
-plan (:func:`initkit.grading.sandbox.apply_sandbox`), the working directory, the
+plan (:func:`initkit.grading.confine.make_plan`), the working directory, the
 environment and four pipe ends (``SCM_RIGHTS``); the forked child starts a new session,
 moves to the working directory, confines itself exactly as the fresh-interpreter path does
-(namespaces, mounts, rlimits, uid drop) and runs :func:`initkit.grading.child.main`. Every
+(:func:`initkit.grading.confine.enter`: namespaces, allow-list root, rlimits, privilege
+drop) and runs :func:`initkit.grading.child.main`. Every
 child is a copy-on-write copy of the pristine template, so nothing one submission does can
 reach another. The zygote is a child subreaper: it reaps its children and their orphans and
-reports each child's exit status back.
+reports each child's exit status back (a confined child's is the exit status of the
+confinement's monitor, which mirrors the notebook's).
 """
 
 from __future__ import annotations
@@ -189,10 +191,10 @@ def _serve_forever(sock_fd: int, preload: list[str]) -> None:
             importlib.import_module(name)
         except Exception:  # a missing optional module just is not preloaded
             pass
-    from initkit.grading import child
-    from initkit.grading.confine import _become_subreaper, apply_sandbox
+    from initkit.grading import child, libc
+    from initkit.grading.confine import enter
 
-    _become_subreaper()
+    libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
     sock = socket.socket(fileno=sock_fd)
     sock.send(json.dumps({"ready": True}).encode())
     ours: set[int] = set()
@@ -231,8 +233,7 @@ def _serve_forever(sock_fd: int, preload: list[str]) -> None:
                 os.chdir(request["cwd"])
                 os.environ.clear()
                 os.environ.update(request["env"])
-                if not apply_sandbox(request["plan"]):
-                    os._exit(97)
+                enter(request["plan"], rep_w)  # returns only in the confined notebook
                 child.main(req_r, rep_w)
                 code = 0
             except SystemExit as exc:
@@ -255,3 +256,4 @@ def _serve_forever(sock_fd: int, preload: list[str]) -> None:
 
 if __name__ == "__main__":
     _serve(int(sys.argv[1]), [m for m in sys.argv[2].split(",") if m])
+    os._exit(0)  # no interpreter teardown of numpy and matplotlib: gone at once

@@ -189,6 +189,130 @@ found.append(repr(dict(os.environ)))
 print("\\n".join(found))'''
 
 
+# Hostile cases for the confinement (issue: allow-list root, PID namespace). The corpus
+# test replaces @OUTSIDE@ (a world-writable host folder), @SOCKET@ (a listening UNIX socket
+# of the host, under /run) and @ABSTRACT@ (an abstract UNIX socket name) when it grades.
+WALK_FOR_SECRETS = """import collections, os, time
+# breadth first from every relative parent and from /, for 2 s: any file holding a
+# grader's secret (planted per run in /srv, /tmp, $HOME and a world-readable folder)
+_needle = ('GRADER' + '-SECRET-').encode()  # never spelled out: this file is not a find
+_found, _seen, _start = [], set(), time.monotonic()
+_queue = collections.deque(['/'.join(['..'] * k) for k in range(1, 12)])
+_queue += sorted(('/' + e for e in os.listdir('/') if e not in ('proc', 'sys')),
+                 key=lambda p: (p in ('/usr', '/dev'), p))
+while _queue and time.monotonic() - _start < 2.0:
+    _d = _queue.popleft()
+    try:
+        _real = os.path.realpath(_d)
+        if _real in _seen or _real in ('/proc', '/sys'):
+            continue
+        _seen.add(_real)
+        _entries = list(os.scandir(_d))
+    except OSError:
+        continue
+    for _e in _entries:
+        if time.monotonic() - _start > 2.0:
+            break
+        try:
+            if _e.is_symlink():
+                continue
+            if _e.is_dir():
+                _queue.append(_e.path)
+            elif _e.is_file():
+                with open(_e.path, 'rb') as _fh:
+                    if _needle in _fh.read(65536):
+                        _found.append(_e.path)
+        except OSError:
+            pass
+print('visited', len(_seen), 'folders; secrets found in', _found)
+if _found:
+    def he_std(fan_in):
+        return 'found ' + repr(_found)
+"""
+SIGNAL_HOST = """import os, signal
+_me, _seen, _signalled = os.getpid(), [], []
+for _name in os.listdir('/proc'):
+    if not _name.isdigit() or int(_name) == _me:
+        continue
+    try:
+        with open(f'/proc/{_name}/cmdline', 'rb') as _fh:
+            _seen.append((int(_name), _fh.read().replace(b'\\0', b' ').decode()))
+    except OSError:
+        pass
+    for _sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.kill(int(_name), _sig)
+            _signalled.append(int(_name))
+        except OSError:
+            pass
+print('processes seen:', _seen, 'signalled:', sorted(set(_signalled)))
+"""
+DETACHED_CHILDREN = """import os, signal, subprocess
+_started = 0
+for _i in range(30):
+    try:
+        subprocess.Popen(['sleep', f'98764{_i:02d}'], start_new_session=True)
+        _started += 1
+    except OSError:
+        pass
+_pid = os.fork()
+if _pid == 0:
+    try:
+        os.setsid()
+        if os.fork() == 0:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            os.execvp('sleep', ['sleep', '9876499'])
+    finally:
+        os._exit(0)
+os.waitpid(_pid, 0)
+print('started', _started, 'detached children and a double fork')
+"""
+READ_SYSTEM_FILES = """for _p in ['/etc/passwd', '/etc/shadow', '/etc/group']:
+    try:
+        print(_p, '->', open(_p).read())
+    except OSError as _exc:
+        print(_p, '->', type(_exc).__name__)
+"""
+HOST_SOCKETS = """import os, socket, stat
+_tried = []
+def _connect(_addr):
+    _s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    _s.settimeout(0.5)
+    try:
+        _s.connect(_addr)
+        print('CONNECTED', repr(_addr))
+    except OSError as _exc:
+        _tried.append((repr(_addr), type(_exc).__name__))
+    finally:
+        _s.close()
+_connect('@SOCKET@')
+_connect('\\0@ABSTRACT@')
+for _top in ['/run', '/var/run', '/tmp', '/dev']:
+    for _root, _dirs, _files in os.walk(_top):
+        for _f in _files:
+            _p = os.path.join(_root, _f)
+            try:
+                if stat.S_ISSOCK(os.lstat(_p).st_mode):
+                    _connect(_p)
+            except OSError:
+                pass
+print('tried', _tried)
+"""
+WRITE_OUTSIDE = """import os
+_wrote = []
+for _p in ['/escape.txt', '/tmp/escape.txt', '/etc/escape.txt', '/usr/escape.txt',
+           '../escape.txt', '../../escape.txt', '/var/tmp/escape.txt', '/srv/escape.txt',
+           '@OUTSIDE@/escape.txt', os.path.expanduser('~/../escape.txt')]:
+    try:
+        with open(_p, 'w') as _fh:
+            _fh.write('escaped')
+        _wrote.append(_p)
+    except OSError as _exc:
+        print(_p, type(_exc).__name__)
+print('WROTE', _wrote)
+"""
+
+
 def corpus(released):
     """name -> notebook (dict or str for the non-notebook ones)."""
     c = {}
@@ -270,7 +394,22 @@ def corpus(released):
     c["stderr_warning"] = _insert(honest(released), 3, (
         "import warnings, sys\nwarnings.warn('this is only a warning')\n"
         "sys.stderr.write('some noise on stderr\\n')"))
+    end = len(released.cells)
+    c["walks_for_secrets"] = _insert(honest(released), end, WALK_FOR_SECRETS)
+    c["signals_host_processes"] = _insert(honest(released), end, SIGNAL_HOST)
+    c["detached_children"] = _insert(honest(released), end, DETACHED_CHILDREN)
+    c["reads_system_files"] = _insert(honest(released), end, READ_SYSTEM_FILES)
+    c["host_sockets"] = _insert(honest(released), end, HOST_SOCKETS)
+    c["writes_outside"] = _insert(honest(released), end, WRITE_OUTSIDE)
     return c
+
+
+def write_corpus(names: list[str]) -> None:
+    """Write only the corpus notebooks ``names`` (from the stored release notebook)."""
+    released = nbformat.read(HERE / "graders" / EXERCISE / f"{EXERCISE}.ipynb", as_version=4)
+    cases = corpus(released)
+    for name in names:
+        nbformat.write(cases[name], HERE / "corpus" / f"{name}_{EXERCISE}.ipynb")
 
 
 def write_all() -> None:
@@ -307,4 +446,7 @@ def make_huge(path: Path, megabytes: int = 100) -> None:
 
 
 if __name__ == "__main__":
-    write_all()
+    if sys.argv[1:]:  # only these corpus cases, e.g. `build_example.py walks_for_secrets`
+        write_corpus(sys.argv[1:])
+    else:
+        write_all()

@@ -1,0 +1,151 @@
+"""Start and stop one child: its working directory, its environment, its process.
+
+A child is started either by a fork of the pre-warmed template (:mod:`.zygote`, the
+default, ~0.5 s faster) or by ``subprocess`` exec of a fresh ``python -I child.py``; both
+hand the same plan to :func:`initkit.grading.confine.enter`, so both are confined alike. The
+process the trusted side holds (``proc.pid``) is the confinement's *monitor*, outside the
+namespaces: :func:`terminate` sends it ``SIGTERM``, it kills the namespace's init, the
+kernel kills every process of the namespace, and the monitor is reaped only after that, so
+nothing the notebook started outlives :func:`terminate`. An ``unconfined`` child has no
+namespace: its process group is killed instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+from pathlib import Path
+
+from ..errors import SandboxError
+from . import confine
+
+_MPL_CACHE: Path | None = None
+
+
+def make_workdir(files: dict[str, bytes], data_dir: Path | None) -> Path:
+    """A private folder holding the submission's files, the exercise data, a font cache."""
+    workdir = Path(tempfile.mkdtemp(prefix="initkit-grade-"))
+    for name, content in files.items():
+        (workdir / Path(name).name).write_bytes(content)
+    if data_dir and data_dir.is_dir():
+        for item in data_dir.iterdir():
+            if item.is_file():
+                shutil.copy2(item, workdir / item.name)
+    seed_matplotlib_cache(workdir / ".config" / "matplotlib")
+    workdir.chmod(0o700)
+    return workdir
+
+
+def child_env(workdir: Path) -> dict[str, str]:
+    """The child's whole environment: fixed, no secrets, one BLAS thread."""
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(workdir), "USER": "student",
+        "TMPDIR": str(workdir), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+        "MPLBACKEND": "Agg", "MPLCONFIGDIR": str(workdir / ".config" / "matplotlib"),
+        "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+        "NUMEXPR_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "PYTHONDONTWRITEBYTECODE": "1",
+    }
+
+
+def spawn(plan: dict, python: str, workdir: Path, env: dict[str, str], prewarm: bool,
+          req_r: int, rep_w: int):
+    """Start the child; returns a Popen-like handle with ``stdout``/``stderr`` pipes.
+
+    Raises:
+        SandboxError: the interpreter could not be started at all.
+    """
+    if prewarm:
+        try:
+            return _from_template(plan, python, workdir, env, req_r, rep_w)
+        except OSError:  # no template: start a fresh interpreter instead
+            pass
+    try:
+        return subprocess.Popen(
+            [python, "-I", "-u", str(confine.CHILD_SCRIPT), str(req_r), str(rep_w)],
+            cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, pass_fds=(req_r, rep_w), start_new_session=True,
+            preexec_fn=lambda: confine.enter(plan, rep_w), close_fds=True)
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise SandboxError(f"could not start the sandboxed child ({python}): {exc}. Check "
+                           "that the interpreter exists and runs.") from exc
+
+
+def _from_template(plan: dict, python: str, workdir: Path, env: dict[str, str], req_r: int,
+                   rep_w: int):
+    """Fork the child from this process's pre-warmed template (:mod:`.zygote`)."""
+    from .zygote import get_zygote
+
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    try:
+        zygote = get_zygote(python, template_env())
+        return zygote.spawn(plan, str(workdir), env, [req_r, rep_w, out_w, err_w],
+                            os.fdopen(out_r, "rb", buffering=0),
+                            os.fdopen(err_r, "rb", buffering=0))
+    except OSError:
+        for fd in (out_r, err_r, out_w, err_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        raise
+
+
+def kill(proc, confined: bool) -> None:
+    """Start killing the child now (without waiting): the namespace, or the process group."""
+    try:
+        if confined:
+            os.kill(proc.pid, signal.SIGTERM)
+        else:
+            os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def terminate(proc, confined: bool) -> None:
+    """Kill the child and everything it started; return once they are gone."""
+    kill(proc, confined)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:  # the monitor did not answer: the kernel ends it all
+        try:
+            os.kill(proc.pid, signal.SIGKILL)  # its death kills the init (PDEATHSIG)
+            proc.wait(timeout=10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            pass
+
+
+def template_env() -> dict[str, str]:
+    """Environment of the template process: scrubbed, one BLAS thread.
+
+    The template makes its own home and matplotlib folder (seeded from
+    ``INITKIT_MPL_SEED``, this process's font cache) and removes them when it ends.
+    """
+    seed = Path(tempfile.mkdtemp(prefix="initkit-seed-"))
+    seed_matplotlib_cache(seed)
+    fonts = [p.name for p in seed.iterdir()]
+    shutil.rmtree(seed, ignore_errors=True)
+    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+            "MPLBACKEND": "Agg", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1", "NUMEXPR_NUM_THREADS": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "INITKIT_MPL_SEED": str(_MPL_CACHE) if _MPL_CACHE and fonts else ""}
+
+
+def seed_matplotlib_cache(target: Path) -> None:
+    """Give the child a ready font cache, so matplotlib does not rebuild it every time."""
+    global _MPL_CACHE
+    target.mkdir(parents=True, exist_ok=True)
+    if _MPL_CACHE is None:
+        try:
+            import matplotlib
+
+            _MPL_CACHE = Path(matplotlib.get_cachedir())
+            import matplotlib.font_manager  # noqa: F401 - builds fontlist-*.json if missing
+        except Exception:  # noqa: BLE001 - no matplotlib: no cache to seed
+            _MPL_CACHE = Path("/nonexistent")
+    for item in _MPL_CACHE.glob("fontlist-*.json") if _MPL_CACHE.is_dir() else []:
+        shutil.copy2(item, target / item.name)

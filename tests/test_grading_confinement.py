@@ -1,0 +1,247 @@
+"""The confinement itself: set-up failures are the kit's errors, it fails closed, and it is
+the same for an ordinary user (unprivileged user namespace) as for root."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import uuid
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+from initkit.errors import SandboxError
+from initkit.grading import confine
+from initkit.grading.sandbox import Sandbox
+from initkit.grading.submission import Submission
+
+HERE = Path(__file__).parent / "grading"
+sys.path.insert(0, str(HERE))
+from build_example import WALK_FOR_SECRETS  # noqa: E402
+from unprivileged import ordinary_user  # noqa: E402
+
+#: A seccomp filter that makes unshare(2) fail with EPERM, as Docker's default profile does
+#: for unprivileged callers; installed, then the rest of the script runs under it.
+NO_UNSHARE = textwrap.dedent("""
+    import ctypes, os
+    _nr = {"x86_64": 272, "aarch64": 97}[os.uname().machine]
+    class _F(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte),
+                    ("jf", ctypes.c_ubyte), ("k", ctypes.c_uint)]
+    class _P(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_F))]
+    _prog = (_F * 4)(_F(0x20, 0, 0, 0), _F(0x15, 0, 1, _nr), _F(0x06, 0, 0, 0x00050001),
+                     _F(0x06, 0, 0, 0x7fff0000))
+    _libc = ctypes.CDLL(None, use_errno=True)
+    assert _libc.prctl(38, 1, 0, 0, 0) == 0
+    assert _libc.prctl(22, 2, ctypes.byref(_P(4, _prog)), 0, 0) == 0
+""")
+
+
+def _as_user(script: str, cwd: Path, user=None) -> subprocess.CompletedProcess:
+    """Run a Python ``script`` as the ordinary user (or this process's user)."""
+    who = user or ordinary_user()
+    python = who.command[0] if who.uid is not None else sys.executable
+    return subprocess.run([python, "-c", script], capture_output=True, text=True, cwd=cwd,
+                          timeout=300, **who.popen_kwargs())
+
+
+@pytest.mark.parametrize("prewarm", [True, False], ids=["template", "fresh"])
+def test_a_set_up_failure_raises_sandbox_error_with_the_reason(monkeypatch, prewarm):
+    """A root the kernel cannot build is SandboxError naming the step, not a dead notebook."""
+    confine.mode()  # probed (and cached) with the real plan, before it is broken
+    make_plan = confine.make_plan
+    missing = f"/nonexistent-{uuid.uuid4().hex}"
+
+    def broken_plan(*args, **kwargs):
+        plan = make_plan(*args, **kwargs)
+        plan["root"]["binds"].append([missing, missing, "ro"])
+        return plan
+
+    monkeypatch.setattr(confine, "make_plan", broken_plan)
+    with Sandbox(["x = 1"], prewarm=prewarm) as sb, \
+            pytest.raises(SandboxError, match="could not be set up: building the root.*"
+                          + missing):
+        sb.start()
+
+
+def test_a_child_that_dies_before_its_first_word_is_the_kits_error():
+    """A child that ends before any cell started (no student code ran) is SandboxError."""
+    with Sandbox(["x = 1"], python="/bin/false", prewarm=False, unconfined=True) as sb, \
+            pytest.raises(SandboxError, match="could not be set up: .*exited with code 1"):
+        sb.start()
+
+
+def test_unconfined_walker_finds_the_planted_secret_and_confined_does_not():
+    """The corpus's file-system walker does find a world-readable secret when unconfined,
+    so its empty result under confinement is the confinement's doing."""
+    spot = Path(tempfile.mkdtemp(prefix="initkit-test-plant-", dir="/var/tmp"))
+    try:
+        spot.chmod(0o755)
+        (spot / "graders.py").write_text(f"GRADER-SECRET-{uuid.uuid4().hex}\n")
+        (spot / "graders.py").chmod(0o644)
+        found = {}
+        for unconfined in (False, True):
+            with Sandbox([WALK_FOR_SECRETS], unconfined=unconfined) as sb:
+                sb.start()
+                found[unconfined] = Submission(sb).get("_found")
+    finally:
+        shutil.rmtree(spot)
+    assert found[False] == []
+    assert str(spot / "graders.py") in found[True]
+
+
+def test_confinement_as_an_ordinary_user(tmp_path):
+    """An ordinary user's notebook runs in its own user, PID and mount namespaces: its uid,
+    PID 1 and 2 only, no home, no host /tmp, no network."""
+    who = ordinary_user()
+    work = who.workspace()
+    try:
+        (work / "secret.txt").write_text("users-own-file")
+        who.give(work)
+        script = textwrap.dedent(f"""
+            import json
+            from initkit.grading.sandbox import Sandbox
+            from initkit.grading.submission import Submission
+            cells = ['''import os, socket
+            uid = os.getuid()
+            pids = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+            try:
+                open({str(work / "secret.txt")!r}).read()
+                secret = "read"
+            except OSError as exc:
+                secret = type(exc).__name__
+            tops = sorted(os.listdir("/"))
+            try:
+                socket.create_connection(("127.0.0.1", 22), timeout=1)
+                net = "connected"
+            except OSError as exc:
+                net = type(exc).__name__
+            ''']
+            with Sandbox(cells) as sb:
+                sb.start()
+                sub = Submission(sb)
+                print(json.dumps(dict(kind=sb.kind, reason=sb.gone_reason,
+                                      **{{n: sub.get(n) for n in
+                                         ("uid", "pids", "secret", "tops", "net")}})))
+        """)
+        proc = _as_user(script, work, who)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    expect_uid = who.uid if who.uid is not None else os.getuid()
+    assert (got["kind"], got["uid"], got["reason"]) == ("userns", expect_uid, None)
+    assert got["pids"] == [1, 2]
+    assert got["secret"] == "FileNotFoundError" and got["net"] != "connected"
+    assert not {"home", "srv", "opt", "run", "mnt"} & set(got["tops"])
+
+
+def test_fail_closed_without_user_namespaces_and_unconfined_still_runs(tmp_path):
+    """Where unshare(2) is forbidden (a seccomp filter here), Sandbox refuses to start with
+    ConfinementUnavailable saying why and what to do; unconfined=True still runs cells."""
+    who = ordinary_user()
+    work = who.workspace()
+    try:
+        script = NO_UNSHARE + textwrap.dedent("""
+            from initkit.errors import ConfinementUnavailable
+            from initkit.grading.sandbox import Sandbox
+            from initkit.grading.submission import Submission
+            try:
+                with Sandbox(["x = 1"]) as sb:
+                    sb.start()
+                print("CONFINED")
+            except ConfinementUnavailable as exc:
+                print("REFUSED:", exc)
+            with Sandbox(["import os\\nx = os.getpid()"], unconfined=True) as sb:
+                sb.start()
+                print("UNCONFINED PID", Submission(sb).get("x"))
+        """)
+        proc = _as_user(script, work, who)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    refused = next(ln for ln in proc.stdout.splitlines() if ln.startswith(("REFUSED",
+                                                                            "CONFINED")))
+    assert refused.startswith("REFUSED: cannot confine notebooks on this machine")
+    assert "unshare" in refused and "forbids unprivileged user namespaces" in refused
+    assert "pass --unconfined" in refused
+    pid = int(proc.stdout.split("UNCONFINED PID")[1].split()[0])
+    assert pid > 2  # a host pid: no PID namespace, as asked
+
+
+def _grade_supports_unconfined() -> bool:
+    from initkit.grading.runner import Options
+
+    return "unconfined" in {f.name for f in fields(Options)}
+
+
+@pytest.mark.skipif(not _grade_supports_unconfined(),
+                    reason="`initkit grade --unconfined` is not wired in yet (runner.Options)")
+def test_grade_stops_with_the_reason_without_confinement_and_grades_unconfined(tmp_path):
+    """`initkit grade` under a seccomp that forbids unshare fails (exit 1, status error, the
+    reason); with --unconfined the honest submission gets its 8 points."""
+    who = ordinary_user()
+    work = who.workspace()
+    try:
+        shutil.copytree(HERE / "graders", work / "graders")
+        shutil.copy(HERE / "corpus" / "honest_correct_variance.ipynb",
+                    work / "alice_variance.ipynb")
+        who.give(work)
+        runs = {}
+        for extra in ([], ["--unconfined"]):
+            script = NO_UNSHARE + textwrap.dedent(f"""
+                import sys
+                from initkit.cli.main import main
+                sys.argv = ["initkit", "grade", "alice_variance.ipynb", "--graders", "graders",
+                            "--out", "out{len(extra)}", "--jobs", "1", "--no-progress",
+                            *{extra!r}]
+                main()
+            """)
+            runs[bool(extra)] = (_as_user(script, work, who),
+                                 (work / f"out{len(extra)}" / "grades.csv"))
+        refused, csv_refused = runs[False]
+        graded, csv_graded = runs[True]
+        assert refused.returncode != 0
+        assert "cannot confine notebooks" in refused.stderr
+        if csv_refused.exists():
+            assert ",error," in csv_refused.read_text()
+        assert graded.returncode == 0, graded.stderr[-3000:]
+        assert ",8," in csv_graded.read_text() or ",8.0," in csv_graded.read_text()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _runner_reports_sandbox_errors() -> bool:
+    from initkit.grading import runner
+
+    return hasattr(runner._Collector(), "sandbox_error")
+
+
+@pytest.mark.skipif(not _runner_reports_sandbox_errors(),
+                    reason="runner does not map SandboxError to status error yet")
+def test_a_set_up_failure_is_status_error_not_a_zero(monkeypatch):
+    """grade_one on the honest submission whose sandbox fails to set up: status error with
+    the reason, never 'graded' with 0 points."""
+    from initkit.grading.discover import discover, find_exercises
+    from initkit.grading.runner import Options, grade_one
+
+    confine.mode()
+    make_plan = confine.make_plan
+
+    def broken_plan(*args, **kwargs):
+        plan = make_plan(*args, **kwargs)
+        plan["root"]["binds"].append(["/nonexistent-bind", "/nonexistent-bind", "ro"])
+        return plan
+
+    monkeypatch.setattr(confine, "make_plan", broken_plan)
+    exercises = find_exercises(HERE / "graders")
+    job = discover([HERE / "corpus" / "honest_correct_variance.ipynb"], exercises, None)[0]
+    result = grade_one(job, exercises["variance"], Options(prewarm=False))
+    assert result.status == "error"
+    assert "could not be set up: building the root" in result.reason
+    assert "/nonexistent-bind" in result.reason
