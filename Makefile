@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lab lint images clean
+.PHONY: demo test lab lint images clean mutation
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,33 @@ test: $(STAMP)
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=exercises $(ROOT_FLAG) $(LAB_ARGS)
+
+# Mutation testing of the numeric core with mutmut ([tool.mutmut] in pyproject.toml), e.g.
+# `make mutation MODULES="fans gain"`. Each module brings its own tests (MUTATION_TESTS_<module>;
+# the rest of the selection is deselected), and mutmut runs every mutant against only those of
+# them that call the mutated function: MUTATION_JOBS workers, one BLAS thread each. The
+# survivors are listed at the end (`mutmut show NAME` prints one's diff).
+MODULES ?= fans gain builtin_initializers nn theory simulation
+MUTATION_JOBS ?= 2
+MUTATION_CORE_TESTS := tests/test_initializers.py tests/test_activations_gain.py \
+	tests/test_registry.py tests/test_mutation_core.py
+MUTATION_TESTS_fans := $(MUTATION_CORE_TESTS)
+MUTATION_TESTS_gain := $(MUTATION_CORE_TESTS)
+MUTATION_TESTS_builtin_initializers := $(MUTATION_CORE_TESTS)
+MUTATION_TESTS_nn := tests/test_nn.py
+MUTATION_TESTS_theory := tests/test_theory.py
+MUTATION_TESTS_simulation := tests/test_simulate.py
+MUTATION_ALL_TESTS := $(MUTATION_CORE_TESTS) tests/test_nn.py tests/test_theory.py \
+	tests/test_simulate.py
+MUTATION_SELECTED := $(sort $(foreach m,$(MODULES),$(MUTATION_TESTS_$(m))))
+
+mutation: $(STAMP)
+	test -x $(BIN)/mutmut || $(BIN)/python -m pip install --quiet "mutmut>=3.3"
+	rm -f mutants/mutmut-stats.json  # the test selection depends on MODULES
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+	PYTEST_ADDOPTS="$(foreach t,$(filter-out $(MUTATION_SELECTED),$(MUTATION_ALL_TESTS)),--deselect=$(t))" \
+	$(BIN)/mutmut run --max-children $(MUTATION_JOBS) $(foreach m,$(MODULES),"initkit.$(m).*")
+	$(BIN)/mutmut results
 
 images: $(STAMP)
 	$(BIN)/python -m initkit.viz.gallery docs/images

@@ -241,9 +241,16 @@ def _he_variance(fan_in: int, fan_out: int, shape: Shape, a: float = 0.0,
     return calculate_gain(nonlinearity, a) ** 2 / select_fan(shape, mode)
 
 
-def _orthogonal_variance(fan_in: int, fan_out: int, shape: Shape, gain: float = 1.0) -> float:
-    """Entries of a Haar (semi-)orthogonal (rows, cols) matrix have variance 1 / max(rows,
-    cols); the weight is flattened to (out, fan_in), so not a function of the fans alone."""
+def orthogonal_variance(fan_in: int, fan_out: int, shape: Shape, gain: float = 1.0) -> float:
+    """gain^2 / max(out, fan_in): the per-entry variance of :func:`orthogonal`'s weights.
+
+    A (rows, cols) (semi-)orthogonal matrix times gain has squared entries summing to
+    gain^2 min(rows, cols), so their mean is gain^2 / max(rows, cols) (exactly, for every
+    draw). The weight is flattened to (out, fan_in), so for a conv shape (64, 32, 3, 3) this
+    is 1 / max(64, 288) = 1/288: not a function of (fan_in, fan_out) = (288, 576) alone.
+    Every initializer that draws orthogonal weights (``orthogonal``, LSUV's pre-init)
+    declares this one formula.
+    """
     return gain * gain / max(shape[0], fan_in)
 
 
@@ -267,7 +274,7 @@ def initkit_register_initializers(register) -> None:
     register("lecun_uniform", lecun_uniform, family="lecun", activation="selu",
              variance=lambda fan_in, fan_out: 1.0 / fan_in)
     register("orthogonal", orthogonal, family="orthogonal", activation="linear",
-             orthogonal=True, variance=_orthogonal_variance)
+             orthogonal=True, variance=orthogonal_variance)
     register("constant", constant, family="constant", activation="linear",
              variance=lambda fan_in, fan_out, value=0.0: 0.0,
              mean=lambda fan_in, fan_out, value=0.0: value)

@@ -42,7 +42,10 @@ def initkit_register_initializers(register: Callable[..., None]) -> None:
     [None: not checked; a function that also takes ``shape`` is given the weight's shape,
     for targets that the fans alone do not fix], ``mean(fan_in, fan_out, **params) -> float``
     [0.0 when a variance is declared], ``orthogonal`` [False], ``description``, one line with the
-    formula and the paper [the first line of ``fn``'s docstring].
+    formula and the paper [the first line of ``fn``'s docstring], ``data_init(model, x) ->
+    report`` a data-dependent second step that ``initkit.train.fit`` runs once on the first
+    training batch, before the first step, for a model with a layer drawn from this
+    initializer (LSUV's rescaling); its return value is ``History.data_init[name]`` [None].
     """
 
 

@@ -10,9 +10,12 @@ Algorithm 1 of the paper:
    W_L <- W_L / sqrt(Var(B_L)).
 
 Registered as the initializer ``"lsuv"`` through the same hook as any plugin. Called on its
-own (a shape, an rng) it can only do step 1, so it returns the orthonormal pre-init; step 2
-needs data and a model: ``initkit.train.fit`` runs :func:`lsuv` on the first training batch
-for every model with an ``"lsuv"`` layer, or call it yourself: ``lsuv(model, x_batch)``.
+own (a shape, an rng) it can only do step 1, so it returns the orthonormal pre-init (and
+declares the orthogonal variance, ``builtin_initializers.orthogonal_variance``); step 2
+needs data and a model, so it is registered as the initializer's ``data_init`` step, which
+``initkit.train.fit`` runs on the first training batch for every model with an ``"lsuv"``
+layer. Or call it yourself: ``lsuv(model, x_batch)``. Layer outputs are read through the
+engine's forward hooks (``Module.register_forward_hook``), nothing is patched.
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
+from .builtin_initializers import orthogonal_variance
 from .hookspecs import hookimpl
-from .nn import RNN, Dense, Module
+from .nn import RNN, Dense, EngineError, Module
 from .registry import get_initializer
 
 TOL = 0.1
@@ -52,20 +56,15 @@ def lsuv_init(shape: Any, rng: np.random.Generator, gain: float = 1.0,
 
 
 def _output_variance(model: Module, layer: Dense, x: np.ndarray) -> float:
-    seen: dict[str, np.ndarray] = {}
-    original = layer.forward
-
-    def spy(inp: np.ndarray) -> np.ndarray:
-        out = original(inp)
-        seen["out"] = out
-        return out
-
-    layer.forward = spy  # type: ignore[method-assign]
-    try:
-        model.forward(x)
-    finally:
-        del layer.forward
-    return float(np.var(seen["out"], dtype=np.float64))
+    """Var of ``layer``'s output (the pre-activation B_L) when ``x`` goes through ``model``."""
+    seen: list[np.ndarray] = []
+    with layer.register_forward_hook(lambda module, inp, out: seen.append(out)):
+        model(x)
+    if not seen:
+        raise EngineError(f"LSUV never saw the output of {layer.name!r}: a container module "
+                          "must call its children as child(x) (which runs forward hooks), "
+                          "not child.forward(x)")
+    return float(np.var(seen[-1], dtype=np.float64))
 
 
 def lsuv(model: Module, x: np.ndarray, tol: float = TOL, max_tries: int = MAX_TRIES,
@@ -89,8 +88,8 @@ def lsuv(model: Module, x: np.ndarray, tol: float = TOL, max_tries: int = MAX_TR
     report = LSUVReport()
     dense = [m for m in model.modules() if isinstance(m, Dense)]
     if isinstance(model, RNN):
-        raise TypeError("LSUV here rescales Dense layers of feed-forward models; for an RNN "
-                        "use an orthogonal W_hh (init_hh='orthogonal')")
+        raise EngineError("LSUV here rescales Dense layers of feed-forward models; for an RNN "
+                          "use an orthogonal W_hh (init_hh='orthogonal')")
     for layer in dense:
         if orthonormal:
             layer.W.data[...] = lsuv_init(layer.W.shape, generator, dtype=layer.W.data.dtype)
@@ -106,10 +105,21 @@ def lsuv(model: Module, x: np.ndarray, tol: float = TOL, max_tries: int = MAX_TR
     return report
 
 
+def lsuv_data_init(model: Module, x: np.ndarray) -> LSUVReport | None:
+    """LSUV's data-dependent step as ``fit`` runs it: :func:`lsuv` on the first batch.
+
+    An RNN keeps the orthonormal pre-init only (its W_hh is reused at every step, so there
+    is no layer-sequential rescaling to do): None.
+    """
+    if isinstance(model, RNN):
+        return None
+    return lsuv(model, x)
+
+
 @hookimpl
 def initkit_register_initializers(register) -> None:
     """Register LSUV through the same hook third-party plugins use."""
     register("lsuv", lsuv_init, family="lsuv", activation="relu", orthogonal=True,
-             variance=lambda fan_in, fan_out, gain=1.0: gain * gain / max(fan_in, fan_out),
+             variance=orthogonal_variance, data_init=lsuv_data_init,
              description="LSUV: orthonormal pre-init, then Var(output) = 1 layer by layer "
                          "on data (Mishkin & Matas 2015; fit() runs it)")

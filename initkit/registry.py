@@ -60,23 +60,32 @@ def _declared(target: Callable[..., float], shape: Any, params: dict[str, Any]) 
     return float(target(*compute_fans(dims), **params))
 
 
-def _raise_for_unknown_params(what: str, plugin: str, fn: Callable[..., Any],
-                              params: Mapping[str, Any]) -> None:
-    """Turn "got an unexpected keyword argument" into an error that lists the valid ones."""
+def _check_binds(what: str, plugin: str, fn: Callable[..., Any], positional: tuple[Any, ...],
+                 params: Mapping[str, Any]) -> None:
+    """Raise ParameterError unless ``fn(*positional, **params)`` matches ``fn``'s signature.
+
+    Only the call's *shape* is checked (``inspect.Signature.bind``), nothing runs: a
+    TypeError that the function raises while it runs is its own bug and is not turned into
+    "wrong parameters". A function whose signature cannot be read is not checked.
+    """
     try:
         signature = inspect.signature(fn)
     except (TypeError, ValueError):
         return
-    if any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
-        return
-    accepted = [n for n, p in signature.parameters.items()
-                if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    unknown = [k for k in params if k not in accepted]
-    if unknown:
-        valid = [n for n in accepted if n not in ("shape", "rng", "x")]
-        raise ParameterError(f"{what} (plugin {plugin!r}) has no parameter "
-                           f"{', '.join(repr(k) for k in unknown)}; it takes: "
-                           f"{', '.join(valid) or 'no parameters'}")
+    try:
+        signature.bind(*positional, **params)
+    except TypeError as exc:
+        accepted = [n for n, p in signature.parameters.items()
+                    if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        valid = ", ".join(n for n in accepted if n not in ("shape", "rng", "x"))
+        unknown = [k for k in params if k not in accepted]
+        if unknown and not any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
+            raise ParameterError(f"{what} (plugin {plugin!r}) has no parameter "
+                                 f"{', '.join(repr(k) for k in unknown)}; it takes: "
+                                 f"{valid or 'no parameters'}") from None
+        raise ParameterError(f"{what} (plugin {plugin!r}) cannot be called with "
+                             f"{len(positional)} positional argument(s) and "
+                             f"{sorted(params) or 'no parameters'}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -100,6 +109,11 @@ class Initializer:
     mean: Callable[..., float] | None = None
     orthogonal: bool = False
     description: str = ""
+    #: A data-dependent initializer's second step, ``data_init(model, x) -> report``:
+    #: ``initkit.train.fit`` calls it once, on the first training batch and before the
+    #: first step, for a model with a layer drawn from this initializer (LSUV's
+    #: layer-sequential rescaling). None for the ordinary, data-free initializers.
+    data_init: Callable[[Any, np.ndarray], Any] | None = None
 
     def __call__(self, shape: Any, rng: np.random.Generator | int | None = None,
                  **params: Any) -> np.ndarray:
@@ -107,11 +121,8 @@ class Initializer:
         generator = as_generator(rng)
         if 0 in dims:  # nothing to draw (PyTorch warns and returns the empty tensor)
             return np.zeros(dims, dtype=params.get("dtype", np.float64))
-        try:
-            out = self.fn(dims, generator, **params)
-        except TypeError:
-            _raise_for_unknown_params(f"initializer {self.name!r}", self.plugin, self.fn, params)
-            raise
+        self.check_params(params, dims, generator)
+        out = self.fn(dims, generator, **params)  # a TypeError raised inside is the plugin's
         if not isinstance(out, np.ndarray) or out.shape != dims:
             got = out.shape if isinstance(out, np.ndarray) else type(out).__name__
             raise PluginError(
@@ -119,6 +130,15 @@ class Initializer:
                 f"shape {dims}; an initializer must return a numpy array of exactly that shape"
             )
         return out
+
+    def check_params(self, params: Mapping[str, Any], shape: Any = (1, 1),
+                     rng: Any = None) -> None:
+        """Raise ParameterError if the plugin's function does not take ``params``.
+
+        Checks the call ``fn(shape, rng, **params)`` against the function's signature
+        without drawing anything, so the CLI can reject ``constant:valu=1`` before any work.
+        """
+        _check_binds(f"initializer {self.name!r}", self.plugin, self.fn, (shape, rng), params)
 
     def target_variance(self, shape: Any, **params: Any) -> float | None:
         """The per-entry variance this initializer declares for ``shape``, if it declares one."""
@@ -153,8 +173,8 @@ class Activation:
     def __call__(self, x: np.ndarray, **params: Any) -> np.ndarray:
         try:
             return self.fn(x, **params)
-        except TypeError:
-            _raise_for_unknown_params(f"activation {self.name!r}", self.plugin, self.fn, params)
+        except TypeError:  # a parameter mismatch becomes ParameterError; a bug inside stays
+            _check_binds(f"activation {self.name!r}", self.plugin, self.fn, (x,), params)
             raise
 
     def grad(self, x: np.ndarray, **params: Any) -> np.ndarray:
@@ -162,8 +182,8 @@ class Activation:
         try:
             return self.derivative(x, **params)
         except TypeError:
-            _raise_for_unknown_params(f"activation {self.name!r}", self.plugin,
-                                      self.derivative, params)
+            _check_binds(f"activation {self.name!r}", self.plugin, self.derivative, (x,),
+                         params)
             raise
 
     def gain_for(self, param: float | None = None) -> float:
@@ -183,7 +203,7 @@ class _Registry:
 
 
 _INITIALIZER_KEYS = {"aliases", "family", "activation", "variance", "mean", "orthogonal",
-                     "description"}
+                     "description", "data_init"}
 _ACTIVATION_KEYS = {"gain", "aliases", "params", "description"}
 
 
@@ -212,6 +232,8 @@ def _make_initializer(plugin: str, name: Any, fn: Any, **metadata: Any) -> Initi
         if metadata.get(key) is not None and not callable(metadata[key]):
             raise ValueError(f"initializer {name!r}: {key} must be a function "
                              f"(fan_in, fan_out, **params) -> float")
+    if metadata.get("data_init") is not None and not callable(metadata["data_init"]):
+        raise ValueError(f"initializer {name!r}: data_init must be a function (model, x)")
     return Initializer(
         name=name, fn=fn, plugin=plugin, aliases=aliases,
         family=str(metadata.get("family") or name),
@@ -219,6 +241,7 @@ def _make_initializer(plugin: str, name: Any, fn: Any, **metadata: Any) -> Initi
         variance=metadata.get("variance"), mean=metadata.get("mean"),
         orthogonal=bool(metadata.get("orthogonal", False)),
         description=str(metadata.get("description") or _first_doc_line(fn)),
+        data_init=metadata.get("data_init"),
     )
 
 

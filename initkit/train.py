@@ -30,8 +30,8 @@ from .nn import (
     get_loss,
     make_optimizer,
 )
-from .nn.layers import Dense
 from .progress import ProgressBar
+from .registry import Initializer
 
 Hook = Callable[[int, Module, dict[str, Any]], None]
 
@@ -49,6 +49,10 @@ class History:
         grad_norms: shape (steps, n_layers), ||dL/dW||_F of each weight matrix per step.
         layer_names: the weight matrices ``grad_norms``' columns are about.
         epoch_time: seconds since the start at the end of each epoch.
+        epoch_end: per epoch, the number of steps done when it ended (epoch e is steps
+            ``epoch_end[e-1]:epoch_end[e]``).
+        data_init: what each data-dependent initializer's ``data_init`` step returned
+            before the first step, by initializer name (e.g. LSUV's ``LSUVReport``).
         diverged: the loss became NaN or inf; the run stopped at ``diverged_step``.
         wall_time: seconds the whole run took.
         config: the settings of the run (model, optimizer, data).
@@ -64,6 +68,8 @@ class History:
     grad_norms: np.ndarray
     layer_names: list[str] = field(default_factory=list)
     epoch_time: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    epoch_end: np.ndarray | None = None
+    data_init: dict[str, Any] = field(default_factory=dict)
     diverged: bool = False
     diverged_step: int | None = None
     wall_time: float = 0.0
@@ -80,6 +86,28 @@ class History:
     @property
     def final_test_accuracy(self) -> float:
         return float(self.test_accuracy[-1]) if len(self.test_accuracy) else math.nan
+
+    def epoch_steps(self) -> list[slice]:
+        """The steps of each epoch, as slices into the per-step arrays.
+
+        From ``epoch_end``; a History made without it (an older JSON) splits the steps into
+        ``epochs`` equal blocks.
+        """
+        if self.epoch_end is None:
+            per_epoch = max(1, self.steps // max(1, self.epochs))
+            return [slice(e * per_epoch, (e + 1) * per_epoch) for e in range(self.epochs)]
+        ends = [int(e) for e in self.epoch_end]
+        return [slice(start, end) for start, end in zip([0, *ends[:-1]], ends, strict=True)]
+
+    def epoch_grad_norms(self) -> np.ndarray:
+        """Shape (epochs, n_layers): each weight's ||dL/dW||_F averaged over each epoch's
+        steps (NaN steps, e.g. a diverged one, are left out; NaN if no finite step)."""
+        return np.array([_nanmean_rows(self.grad_norms[steps], self.grad_norms.shape[1])
+                         for steps in self.epoch_steps()]).reshape(-1, self.grad_norms.shape[1])
+
+    def mean_grad_norms(self) -> np.ndarray:
+        """Shape (n_layers,): each weight's ||dL/dW||_F averaged over every finite step."""
+        return _nanmean_rows(self.grad_norms, self.grad_norms.shape[1])
 
     def time_to_accuracy(self, threshold: float) -> float | None:
         """Seconds until the test accuracy first reached ``threshold`` (None if never)."""
@@ -103,7 +131,18 @@ class History:
             "epoch_loss": clean(self.epoch_loss), "epoch_accuracy": clean(self.epoch_accuracy),
             "test_loss": clean(self.test_loss), "test_accuracy": clean(self.test_accuracy),
             "epoch_time": clean(self.epoch_time), "grad_norms": clean(self.grad_norms),
+            "epoch_end": None if self.epoch_end is None else [int(e) for e in self.epoch_end],
         }
+
+
+def _nanmean_rows(values: np.ndarray, width: int) -> np.ndarray:
+    """Column means over the finite rows' entries; NaN where a column has none."""
+    values = np.asarray(values, dtype=np.float64).reshape(-1, width)
+    finite = np.isfinite(values)
+    count = finite.sum(axis=0)
+    total = np.where(finite, values, 0.0).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
 def as_dataset(data: Dataset | str | Sequence[np.ndarray]) -> Dataset:
@@ -137,7 +176,7 @@ def evaluate(model: Module, x: np.ndarray, y: np.ndarray, loss: Loss,
     total_loss = total_acc = 0.0
     for start in range(0, len(x), batch_size):
         xb, yb = x[start:start + batch_size], y[start:start + batch_size]
-        out = model.forward(xb)
+        out = model(xb)
         total_loss += loss(out, yb) * len(xb)
         if loss.classification:
             total_acc += _accuracy(out, yb) * len(xb)
@@ -145,11 +184,104 @@ def evaluate(model: Module, x: np.ndarray, y: np.ndarray, loss: Loss,
     return total_loss / n, (total_acc / n if loss.classification else math.nan)
 
 
-def _uses_lsuv(model: Module) -> bool:
-    """True if a Dense layer of a feed-forward model was built with the "lsuv" initializer."""
-    if isinstance(model, RNN):  # an RNN keeps LSUV's orthonormal pre-init only
-        return False
-    return any(isinstance(m, Dense) and m.init_name == "lsuv" for m in model.modules())
+def data_dependent_initializers(model: Module) -> list[Initializer]:
+    """The initializers of ``model``'s layers that have a ``data_init`` step (e.g. LSUV),
+    once each, in forward order."""
+    found: dict[str, Initializer] = {}
+    for module in model.modules():
+        init = getattr(module, "initializer", None)
+        if isinstance(init, Initializer) and init.data_init is not None:
+            found.setdefault(init.name, init)
+    return list(found.values())
+
+
+def run_data_init(model: Module, x: np.ndarray) -> dict[str, Any]:
+    """Run every ``data_init`` step of ``model``'s initializers on the batch ``x``.
+
+    Returns what each returned, by initializer name ({} when none is data-dependent).
+    """
+    return {init.name: init.data_init(model, x) for init in data_dependent_initializers(model)}
+
+
+@dataclass
+class _Log:
+    """What ``fit`` records while it runs (becomes the History)."""
+
+    losses: np.ndarray
+    accs: np.ndarray
+    grad_norms: np.ndarray
+    step: int = 0
+    diverged_step: int | None = None
+    epochs: dict[str, list[float]] = field(default_factory=lambda: {
+        "loss": [], "accuracy": [], "test_loss": [], "test_accuracy": [], "time": [],
+        "end": []})
+
+    @classmethod
+    def empty(cls, total: int, n_weights: int) -> _Log:
+        return cls(np.full(total, np.nan), np.full(total, np.nan),
+                   np.full((total, n_weights), np.nan))
+
+
+def _config(model: Module, dataset: Dataset, opt: Optimizer, loss_fn: Loss, epochs: int,
+            batch_size: int | None, momentum: float, seed: int) -> dict[str, Any]:
+    """History.config: the model's own config plus the run's settings."""
+    sgd = type(opt).__name__ == "SGD"
+    return {**getattr(model, "config", {}), "dataset": dataset.name, "epochs": epochs,
+            "batch_size": batch_size, "optimizer": type(opt).__name__.lower(),
+            "lr": opt.lr, "momentum": momentum if sgd else None, "loss": loss_fn.name,
+            "seed": seed}
+
+
+def _step(model: Module, loss_fn: Loss, opt: Optimizer, weights: Sequence[Any],
+          xb: np.ndarray, yb: np.ndarray, log: _Log) -> float:
+    """One forward / backward / update on a batch, recorded at ``log.step``; returns the
+    loss. A non-finite loss is recorded and the update skipped (the caller stops)."""
+    out = model(xb)
+    value = loss_fn(out, yb)
+    log.losses[log.step] = value
+    if not math.isfinite(value):
+        log.diverged_step = log.step
+        return value
+    model.backward(loss_fn.backward())
+    for j, w in enumerate(weights):
+        log.grad_norms[log.step, j] = np.linalg.norm(w.grad)
+    opt.step()
+    if loss_fn.classification:
+        log.accs[log.step] = _accuracy(out, yb)
+    return value
+
+
+def _epoch(model: Module, dataset: Dataset, x_train: np.ndarray, order: np.ndarray,
+           size: int, loss_fn: Loss, opt: Optimizer, weights: Sequence[Any], log: _Log,
+           total: int, epoch: int, hooks: Sequence[Hook], bar: ProgressBar) -> None:
+    """The steps of one epoch, in ``order``, ``size`` examples each (until ``total``)."""
+    for begin in range(0, len(order), size):
+        if log.step >= total:
+            return
+        idx = order[begin:begin + size]
+        value = _step(model, loss_fn, opt, weights, x_train[idx], dataset.y_train[idx], log)
+        if log.diverged_step is not None:
+            return
+        if hooks:
+            info = {"epoch": epoch, "loss": value, "accuracy": log.accs[log.step]}
+            for hook in hooks:
+                hook(log.step, model, info)
+        log.step += 1
+        bar.update(status=f"loss {value:.4f}")
+
+
+def _end_epoch(model: Module, dataset: Dataset, x_test: np.ndarray, loss_fn: Loss,
+               log: _Log, first: int, start: float, eval_batch_size: int) -> str:
+    """Record the epoch's means and the test set's loss and accuracy; return a status."""
+    log.epochs["loss"].append(float(np.mean(log.losses[first:log.step])))
+    log.epochs["accuracy"].append(float(np.mean(log.accs[first:log.step])))
+    t_loss, t_acc = evaluate(model, x_test, dataset.y_test, loss_fn, eval_batch_size)
+    log.epochs["test_loss"].append(t_loss)
+    log.epochs["test_accuracy"].append(t_acc)
+    log.epochs["time"].append(time.perf_counter() - start)
+    log.epochs["end"].append(log.step)
+    return (f"epoch {len(log.epochs['end'])}: loss {log.epochs['loss'][-1]:.4f}"
+            + (f" test acc {t_acc:.3f}" if math.isfinite(t_acc) else ""))
 
 
 def fit(model: Module, data: Dataset | str | Sequence[np.ndarray], epochs: int = 5,
@@ -179,84 +311,51 @@ def fit(model: Module, data: Dataset | str | Sequence[np.ndarray], epochs: int =
         eval_batch_size: chunk size of the test-set evaluation.
 
     Returns:
-        the History. If the model has a layer initialised with ``"lsuv"``, LSUV
-        (``initkit.lsuv.lsuv``) first rescales it on the first training batch.
+        the History. If a layer's initializer is data-dependent (it has a ``data_init``
+        step, as ``"lsuv"``), that step first runs on one shuffled training batch
+        (:func:`run_data_init`); what it returned is ``History.data_init``.
     """
     dataset = as_dataset(data)
     loss_fn = get_loss(loss or ("cross_entropy" if dataset.task == "classification" else "mse"))
     opt = optimizer if isinstance(optimizer, Optimizer) else make_optimizer(
         optimizer, model.parameters(), lr=lr, momentum=momentum)
-    dtype = model.dtype
-    x_train = np.asarray(dataset.x_train, dtype=dtype)
-    x_test = np.asarray(dataset.x_test, dtype=dtype)
+    x_train = np.asarray(dataset.x_train, dtype=model.dtype)
+    x_test = np.asarray(dataset.x_test, dtype=model.dtype)
     n = len(x_train)
+    size = n if batch_size is None else batch_size
     per_epoch = 1 if batch_size is None else math.ceil(n / batch_size)
     total = epochs * per_epoch if max_steps is None else min(max_steps, epochs * per_epoch)
     weights = model.weights()
-    config = {**getattr(model, "config", {}), "dataset": dataset.name, "epochs": epochs,
-              "batch_size": batch_size, "optimizer": type(opt).__name__.lower(),
-              "lr": opt.lr, "momentum": momentum if type(opt).__name__ == "SGD" else None,
-              "loss": loss_fn.name, "seed": seed}
+    config = _config(model, dataset, opt, loss_fn, epochs, batch_size, momentum, seed)
     label = label or str(config.get("init") or config.get("init_hh") or type(model).__name__)
-    losses = np.full(total, np.nan)
-    accs = np.full(total, np.nan)
-    grad_norms = np.full((total, len(weights)), np.nan)
-    epoch_loss, epoch_acc, test_loss, test_acc, epoch_time = [], [], [], [], []
+    log = _Log.empty(total, len(weights))
     rng = np.random.default_rng(seed)
-    diverged_step = None
-    step = 0
     start = time.perf_counter()
-    if _uses_lsuv(model) and n:
-        from .lsuv import lsuv
-
-        lsuv(model, x_train[rng.permutation(n)[:max(batch_size or n, 2)]])
+    data_init = {}
+    if n and data_dependent_initializers(model):  # only then: the batch order stays the same
+        data_init = run_data_init(model, x_train[rng.permutation(n)[:max(size, 2)]])
     with ProgressBar(total, label, enabled=progress) as bar, \
             np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
         for epoch in range(epochs):
-            first = step
-            order = rng.permutation(n)
-            size = n if batch_size is None else batch_size
-            for begin in range(0, n, size):
-                if step >= total:
-                    break
-                idx = order[begin:begin + size]
-                xb, yb = x_train[idx], dataset.y_train[idx]
-                out = model.forward(xb)
-                value = loss_fn(out, yb)
-                losses[step] = value
-                if not math.isfinite(value):
-                    diverged_step = step
-                    break
-                model.backward(loss_fn.backward())
-                for j, w in enumerate(weights):
-                    grad_norms[step, j] = np.linalg.norm(w.grad)
-                opt.step()
-                if loss_fn.classification:
-                    accs[step] = _accuracy(out, yb)
-                if hooks:
-                    info = {"epoch": epoch, "loss": value, "accuracy": accs[step]}
-                    for hook in hooks:
-                        hook(step, model, info)
-                step += 1
-                bar.update(status=f"loss {value:.4f}")
-            if diverged_step is not None or step == first:
+            first = log.step
+            _epoch(model, dataset, x_train, rng.permutation(n), size, loss_fn, opt, weights,
+                   log, total, epoch, hooks, bar)
+            if log.diverged_step is not None or log.step == first:
                 break
-            epoch_loss.append(float(np.mean(losses[first:step])))
-            epoch_acc.append(float(np.mean(accs[first:step])))
-            t_loss, t_acc = evaluate(model, x_test, dataset.y_test, loss_fn, eval_batch_size)
-            test_loss.append(t_loss)
-            test_acc.append(t_acc)
-            epoch_time.append(time.perf_counter() - start)
-            bar.update(0, status=f"epoch {epoch + 1}: loss {epoch_loss[-1]:.4f}"
-                       + (f" test acc {t_acc:.3f}" if math.isfinite(t_acc) else ""), force=True)
-    end = step + (1 if diverged_step is not None else 0)
+            status = _end_epoch(model, dataset, x_test, loss_fn, log, first, start,
+                                eval_batch_size)
+            bar.update(0, status=status, force=True)
+    end = log.step + (1 if log.diverged_step is not None else 0)
     return History(
-        label=label, loss=losses[:end], accuracy=accs[:end],
-        epoch_loss=np.array(epoch_loss), epoch_accuracy=np.array(epoch_acc),
-        test_loss=np.array(test_loss), test_accuracy=np.array(test_acc),
-        grad_norms=grad_norms[:end], layer_names=[w.name for w in weights],
-        epoch_time=np.array(epoch_time), diverged=diverged_step is not None,
-        diverged_step=diverged_step, wall_time=time.perf_counter() - start, config=config)
+        label=label, loss=log.losses[:end], accuracy=log.accs[:end],
+        epoch_loss=np.array(log.epochs["loss"]), epoch_accuracy=np.array(log.epochs["accuracy"]),
+        test_loss=np.array(log.epochs["test_loss"]),
+        test_accuracy=np.array(log.epochs["test_accuracy"]),
+        grad_norms=log.grad_norms[:end], layer_names=[w.name for w in weights],
+        epoch_time=np.array(log.epochs["time"]),
+        epoch_end=np.array(log.epochs["end"], dtype=int), data_init=data_init,
+        diverged=log.diverged_step is not None, diverged_step=log.diverged_step,
+        wall_time=time.perf_counter() - start, config=config)
 
 
 def build_model(data: Dataset, init: str = "he", activation: str | None = None,

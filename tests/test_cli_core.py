@@ -84,3 +84,40 @@ def test_every_command_has_help(command):
     """Each command answers --help with exit code 0."""
     result = run(command, "--help")
     assert result.returncode == 0 and "Usage:" in result.stdout
+
+
+def _constant_reference_q(value: float, batch: int, width: int, seed: int, depth: int):
+    """q per layer of a linear net whose weights all equal ``value`` (simulate draws x first)."""
+    import numpy as np
+
+    x = np.random.default_rng(seed).standard_normal((batch, width))
+    weight = np.full((width, width), value)
+    q = []
+    for _ in range(depth):
+        x = x @ weight.T
+        q.append(float(np.mean(x ** 2)))
+    return q
+
+
+def test_simulate_takes_init_parameters_and_uses_them():
+    """`simulate --init constant:value=V` draws every weight as V: each layer's q equals the hand-computed linear net's."""
+    for value in (0.01, 0.03):
+        result = run("simulate", "--init", f"constant:value={value}", "--depth", "3", "--width",
+                     "8", "--batch", "4", "--seed", "5", "--json")
+        assert result.returncode == 0, result.stderr
+        data = json.loads(result.stdout)
+        assert data["init"] == "constant" and data["init_params"] == {"value": value}
+        assert data["activation"] == "linear"
+        assert data["q"] == pytest.approx(_constant_reference_q(value, 4, 8, 5, 3), rel=1e-12)
+    table = run("simulate", "--init", "constant:value=0.01", "--depth", "2", "--width", "8")
+    assert table.stdout.splitlines()[0].startswith("init=constant(value=0.01) activation=linear")
+
+
+def test_simulate_init_parameter_errors_name_the_parameter():
+    """A parameter the initializer does not take exits 1 naming it and the valid ones; a malformed pair exits 2."""
+    wrong = run("simulate", "--init", "constant:valu=0.01", "--depth", "2")
+    assert wrong.returncode == 1
+    assert "has no parameter 'valu'; it takes: value" in wrong.stderr
+    assert "Traceback" not in wrong.stderr
+    malformed = run("simulate", "--init", "constant:0.01", "--depth", "2")
+    assert malformed.returncode == 2 and "is not KEY=VALUE" in malformed.stderr

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+import initkit
 from initkit.cli.main import cli
 
 INITKIT = [str(Path(sys.executable).with_name("initkit"))]
@@ -124,3 +125,98 @@ def test_every_command_has_help():
                  ("variance", "gradients", "training", "spectrum", "phase", "symmetry")]):
         result = run(*args, "--help")
         assert result.exit_code == 0 and "Usage:" in result.output
+
+
+def shown(tmp_path, *args):
+    """Run a plot command with --data and return what its figure shows (the first axes)."""
+    data = tmp_path / "shown.json"
+    result = run(*args, "--data", str(data), "-o", str(tmp_path / "fig.png"))
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "fig.png").read_bytes()[:8] == PNG_MAGIC
+    return json.loads(data.read_text())["axes"][0]
+
+
+SMALL = {"depth": 4, "width": 16, "batch": 8, "seeds": 2, "seed": 3}
+
+
+def small_args(**overrides):
+    options = {**SMALL, **overrides}
+    return [a for k, v in options.items() for a in (f"--{k.replace('_', '-')}", str(v))]
+
+
+def test_plot_variance_shows_the_simulation_its_options_describe(tmp_path):
+    """`plot variance` draws, per init, initkit.simulate's seed-mean q and its theory for exactly the given --activation, --depth, --width, --batch, --seeds, --seed and --bias-std."""
+    axes = shown(tmp_path, "plot", "variance", "--inits", "he,xavier", "--activation", "tanh",
+                 *small_args(bias_std=0.5))
+    for index, name in enumerate(("he", "xavier")):
+        trace = initkit.simulate(name, "tanh", bias_std=0.5, **SMALL)
+        solid, dashed = axes["lines"][2 * index], axes["lines"][2 * index + 1]
+        assert solid["label"] == f"{trace.init} + tanh" and solid["linestyle"] == "-"
+        assert solid["x"] == [1, 2, 3, 4]
+        assert solid["y"] == pytest.approx(trace.q.tolist(), rel=1e-12)
+        assert dashed["label"] == f"{trace.init} + tanh (theory)" and dashed["linestyle"] == "--"
+        assert dashed["y"] == pytest.approx(trace.theory["q"].tolist(), rel=1e-12)
+    # the bias is really in it: with sigma_b^2 = 0.25 the tanh fixed point is not the bias-free one
+    no_bias = initkit.simulate("he", "tanh", **SMALL)
+    assert axes["lines"][1]["y"] != pytest.approx(no_bias.theory["q"].tolist(), rel=1e-3)
+
+
+def test_plot_variance_quantity_and_no_theory(tmp_path):
+    """--quantity act_var draws Trace.act_var, and --no-theory leaves out the dashed line."""
+    axes = shown(tmp_path, "plot", "variance", "--inits", "he", "--no-theory", *small_args())
+    assert [line["label"] for line in axes["lines"]] == ["he_normal + relu"]
+    axes = shown(tmp_path, "plot", "variance", "--inits", "lecun", "--quantity", "act_var",
+                 *small_args())
+    trace = initkit.simulate("lecun", **SMALL)
+    assert axes["lines"][0]["label"] == "lecun_normal + selu"
+    assert axes["lines"][0]["y"] == pytest.approx(trace.act_var.tolist(), rel=1e-12)
+    assert axes["yscale"] == "log" and axes["ylabel"].startswith("activation variance")
+
+
+def test_plot_gradients_shows_the_backward_pass_with_init_parameters(tmp_path):
+    """`plot gradients --inits constant:value=0.002,xavier` draws the gradient variance of exactly those simulations (the constant's value reaches it)."""
+    axes = shown(tmp_path, "plot", "gradients", "--inits", "constant:value=0.002,xavier",
+                 "--activation", "tanh", "--quantity", "weight_grad_norm", *small_args())
+    constant = initkit.simulate("constant", "tanh", init_params={"value": 0.002}, **SMALL)
+    xavier = initkit.simulate("xavier", "tanh", **SMALL)
+    solid = [line for line in axes["lines"] if line["linestyle"] == "-"]
+    assert [line["label"] for line in solid] == ["constant + tanh", "xavier_normal + tanh"]
+    assert solid[0]["y"] == pytest.approx(constant.weight_grad_norm.tolist(), rel=1e-12)
+    assert solid[1]["y"] == pytest.approx(xavier.weight_grad_norm.tolist(), rel=1e-12)
+    other = initkit.simulate("constant", "tanh", init_params={"value": 0.004}, **SMALL)
+    assert solid[0]["y"] != pytest.approx(other.weight_grad_norm.tolist(), rel=1e-3)
+
+
+def test_plot_spectrum_shows_the_eigenvalues_of_the_drawn_matrix(tmp_path):
+    """`plot spectrum --n 16 --seed 4 --inits he` scatters the eigenvalues of he((16, 16), default_rng(4)) and a circle of radius sqrt(2/16 * 16)."""
+    axes = shown(tmp_path, "plot", "spectrum", "--inits", "he", "--n", "16", "--seed", "4")
+    weight = initkit.get_initializer("he")((16, 16), np.random.default_rng(4))
+    eig = np.linalg.eigvals(weight)
+    points = np.array(axes["scatter"][0]["points"])
+    expected = sorted(zip(eig.real.round(10), eig.imag.round(10), strict=True))
+    assert sorted(map(tuple, points.round(10))) == expected
+    assert axes["circles"][0]["radius"] == pytest.approx(np.sqrt(2 / 16 * 16), rel=1e-12)
+
+
+def test_plot_symmetry_shows_the_cosine_similarity_of_the_drawn_matrix(tmp_path):
+    """`plot symmetry --init normal:std=2 --hidden 3 --inputs 5` shows the cosine similarity of normal((3, 5), default_rng(seed), std=2); constant shows all ones."""
+    axes = shown(tmp_path, "plot", "symmetry", "--init", "normal:std=2", "--hidden", "3",
+                 "--inputs", "5", "--seed", "2")
+    w = np.random.default_rng(2).normal(0.0, 2.0, (3, 5))
+    unit = w / np.linalg.norm(w, axis=1, keepdims=True)
+    np.testing.assert_allclose(axes["images"][0], unit @ unit.T, rtol=1e-12, atol=1e-15)
+    axes = shown(tmp_path, "plot", "symmetry", "--init", "constant:value=0.5", "--hidden", "3",
+                 "--inputs", "5")
+    np.testing.assert_allclose(axes["images"][0], np.ones((3, 3)), rtol=1e-12)
+
+
+def test_plot_training_shows_the_saved_runs(tmp_path):
+    """`plot training --metric accuracy` draws the saved runs' per-step accuracy."""
+    runs = {"runs": [{"label": "he", "loss": [2.0, 1.0], "accuracy": [0.3, 0.7],
+                      "epoch_loss": [1.5], "epoch_accuracy": [0.5], "test_loss": [1.0],
+                      "test_accuracy": [0.6], "grad_norms": [[1.0], [2.0]]}]}
+    history = tmp_path / "runs.json"
+    history.write_text(json.dumps(runs))
+    axes = shown(tmp_path, "plot", "training", "--history", str(history), "--metric",
+                 "accuracy")
+    assert [0.3, 0.7] in [line["y"] for line in axes["lines"]]

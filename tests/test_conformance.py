@@ -125,3 +125,31 @@ def test_pytest_reports_the_broken_plugin_with_readable_ids(tmp_path):
                          text=True, cwd=tmp_path, env=env, timeout=120)
     assert "1 failed" in one.stdout and "passed" not in one.stdout.splitlines()[-1]
     assert "expected variance 0.00166667" in one.stdout
+
+
+def test_orthogonal_variance_is_measured_on_conv_shapes_too():
+    """An orthogonal-flagged initializer that declares the dense-only 1 / max(fan_in, fan_out) fails check_variance on a conv shape, where the truth is 1 / max(out, fan_in)."""
+    from initkit.builtin_initializers import orthogonal
+    from initkit.registry import Initializer
+    from initkit.testing.checks import check_variance
+
+    dense_only = Initializer(name="dense_only_orthogonal", fn=orthogonal, plugin="test",
+                             orthogonal=True,
+                             variance=lambda fan_in, fan_out, gain=1.0: gain**2 / max(fan_in,
+                                                                                     fan_out))
+    with pytest.raises(AssertionError, match=r"shape \(64, 32, 5, 5\).*measured / expected = 2"):
+        check_variance(dense_only)
+    check_variance(initkit.get_initializer("orthogonal"))  # the right formula passes there
+
+
+@pytest.mark.parametrize("name", ["orthogonal", "lsuv"])
+@pytest.mark.parametrize("shape,expected", [((64, 32, 3, 3), 1 / 288), ((600, 8, 3, 3), 1 / 600),
+                                            ((200, 600), 1 / 600), ((600, 200), 1 / 600)])
+def test_orthogonal_declared_variance_is_the_measured_one(name, shape, expected):
+    """orthogonal and LSUV's pre-init declare gain^2 / max(out, fan_in): (64, 32, 3, 3) -> 1/288, and a draw's mean square is exactly that."""
+    init = initkit.get_initializer(name)
+    assert init.target_variance(shape) == pytest.approx(expected, rel=1e-15)
+    assert init.target_variance(shape, gain=3.0) == pytest.approx(9 * expected, rel=1e-15)
+    weight = init(shape, np.random.default_rng(1))
+    # rows of the flattened (semi-)orthogonal matrix are orthonormal: sum of squares is exact
+    assert float(np.mean(weight**2)) == pytest.approx(expected, rel=1e-12)

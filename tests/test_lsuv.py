@@ -18,15 +18,14 @@ def digits():
 
 
 def _dense_output_variances(model, x):
-    variances = []
-    for layer in model.dense_layers():
-        original = layer.forward
-        seen = {}
-        layer.forward = lambda inp, f=original, s=seen: s.setdefault("out", f(inp))
-        model.forward(x)
-        del layer.forward
-        variances.append(float(np.var(seen["out"])))
-    return variances
+    """Var of each Dense layer's output on ``x``, seen through the engine's forward hooks."""
+    seen = {}
+    handles = [layer.register_forward_hook(lambda m, inp, out: seen.setdefault(m.name, out))
+               for layer in model.dense_layers()]
+    model(x)
+    for handle in handles:
+        handle.remove()
+    return [float(np.var(seen[layer.name])) for layer in model.dense_layers()]
 
 
 def test_lsuv_is_a_builtin_plugin_initializer():
@@ -74,3 +73,36 @@ def test_fit_runs_lsuv_on_the_first_batch(digits):
     first = model.dense_layers()[0].W.data
     assert not np.allclose(first, orthogonal_w)
     assert history.final_test_accuracy > 0.85
+
+
+def test_fit_reaches_lsuv_through_the_data_init_hook(digits):
+    """'lsuv' carries its data-dependent step as data_init metadata; fit's History.data_init is its LSUVReport, one variance per Dense layer."""
+    from initkit.lsuv import LSUVReport, lsuv_data_init
+
+    assert initkit.get_initializer("lsuv").data_init is lsuv_data_init
+    model = build_model(digits, init="lsuv", activation="relu", depth=3, width=32)
+    history = fit(model, digits, epochs=1, batch_size=64, max_steps=1)
+    report = history.data_init["lsuv"]
+    assert isinstance(report, LSUVReport) and report.converged
+    assert report.layers == [d.name for d in model.dense_layers()]
+
+
+def test_an_rnn_keeps_the_orthonormal_pre_init():
+    """LSUV's data_init leaves an RNN alone (None); lsuv() on an RNN is an EngineError saying what to use instead."""
+    from initkit.lsuv import lsuv_data_init
+
+    rnn = nn.RNN(2, 8, 1, init_hh="lsuv", init_out="lsuv", seed=0)
+    w_hh = rnn.W_hh.data.copy()
+    x = np.random.default_rng(0).standard_normal((4, 5, 2))
+    assert lsuv_data_init(rnn, x) is None
+    np.testing.assert_array_equal(rnn.W_hh.data, w_hh)
+    with pytest.raises(nn.EngineError, match="init_hh='orthogonal'"):
+        lsuv(rnn, x)
+
+
+def test_lsuv_declares_the_orthogonal_variance_for_conv_shapes():
+    """LSUV's pre-init declares orthogonal's gain^2 / max(out, fan_in): 1/288 for (64, 32, 3, 3), what a draw measures."""
+    init = initkit.get_initializer("lsuv")
+    weight = init((64, 32, 3, 3), np.random.default_rng(0))
+    assert init.target_variance((64, 32, 3, 3)) == pytest.approx(1 / 288, rel=1e-15)
+    assert float(np.mean(weight ** 2)) == pytest.approx(1 / 288, rel=1e-12)

@@ -212,6 +212,99 @@ def test_gradcheck_detects_a_wrong_backward():
 
 
 def test_wrong_initializer_parameter_is_a_clear_error():
-    """A parameter the initializer does not take names the initializer and the parameter."""
-    with pytest.raises(nn.EngineError, match="'he_normal'.*'value'"):
+    """A parameter the initializer does not take is a ParameterError naming the initializer, the parameter and the valid ones."""
+    with pytest.raises(initkit.ParameterError,
+                       match="'he_normal'.*no parameter 'value'; it takes: a, mode"):
         nn.Dense(4, 4, init="he", init_params={"value": 1.0})
+
+
+def test_a_type_error_inside_an_initializer_is_not_called_a_parameter_error():
+    """A TypeError raised by a bug inside an initializer reaches the caller as itself, not as "rejected its parameters"."""
+    from initkit.registry import Initializer
+
+    def buggy(shape, rng, scale=1.0, dtype=np.float64):
+        return np.ones(shape, dtype=dtype) * "oops"  # the bug: str times array
+
+    init = Initializer(name="buggy", fn=buggy, plugin="test")
+    with pytest.raises(TypeError) as caught:
+        nn.Dense(4, 4, init=init, init_params={"scale": 2.0})
+    assert not isinstance(caught.value, initkit.ParameterError)
+    with pytest.raises(initkit.ParameterError, match="no parameter 'sclae'; it takes: scale"):
+        nn.Dense(4, 4, init=init, init_params={"sclae": 2.0})
+
+
+def test_forward_hooks_see_every_layer_output_and_can_be_removed():
+    """A forward hook gets (module, input, output) of every call through a container, for nested Residual blocks too; remove() and the with-block stop it."""
+    model = nn.MLP([6, 5, 5, 3], residual=True, dtype="float64", seed=1)
+    x = np.random.default_rng(0).standard_normal((4, 6))
+    dense = model.dense_layers()
+    seen = []
+    handles = [d.register_forward_hook(lambda m, inp, out: seen.append((m.name, inp, out)))
+               for d in dense]
+    out = model(x)
+    assert [name for name, _, _ in seen] == ["dense0", "dense1", "dense2"]
+    for layer, (_, inp, y) in zip(dense, seen, strict=True):
+        np.testing.assert_allclose(y, inp @ layer.W.data.T + layer.b.data, rtol=1e-13)
+    np.testing.assert_array_equal(seen[-1][2], out)
+    handles[0].remove()
+    handles[0].remove()  # harmless twice
+    seen.clear()
+    model(x)
+    assert [name for name, _, _ in seen] == ["dense1", "dense2"]
+    for handle in handles[1:]:
+        handle.remove()
+    seen.clear()
+    with dense[0].register_forward_hook(lambda m, inp, out: seen.append(m.name)):
+        model(x)
+    model(x)
+    assert seen == ["dense0"]
+
+
+def _hidden_outputs(model, module_type, x):
+    """Outputs of every ``module_type`` layer of ``model`` on ``x``, through forward hooks."""
+    seen = []
+    layers = [m for m in model.modules() if isinstance(m, module_type)]
+    handles = [m.register_forward_hook(lambda m, inp, out: seen.append(out)) for m in layers]
+    model(x)
+    for handle in handles:
+        handle.remove()
+    return seen
+
+
+@pytest.mark.parametrize("init,activation,norm", [("he", "relu", None), ("xavier", "tanh", None),
+                                                  ("he", "relu", "layer")])
+def test_plain_mlp_is_the_simulators_network(init, activation, norm):
+    """With the generator simulate uses (x drawn first), a plain MLP's pre-activations give exactly simulate's q per layer: one network, two implementations."""
+    depth, width, batch, seed = 4, 16, 8, 3
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, width))
+    model = nn.MLP([width] * (depth + 1) + [2], activation=activation, init=init, norm=norm,
+                   dtype="float64", seed=rng)
+    # simulate's h_l is the (normalised) pre-activation: the Dense output, or the Norm's
+    hidden = _hidden_outputs(model, nn.Norm if norm else nn.Dense, x)[:depth]
+    trace = initkit.simulate(init, activation, depth=depth, width=width, batch=batch, seed=seed,
+                             norm=norm)
+    assert [float(np.mean(h**2)) for h in hidden] == pytest.approx(trace.q.tolist(), rel=1e-12)
+
+
+def test_residual_mlp_differs_from_the_simulator_in_its_first_block_only():
+    """With the same weights, simulate's stream is s_l = s_{l-1} + W_l phi(s_{l-1}) from s_0 = x; the MLP's starts at s_1 = W_1 x and then follows the same rule, as its docstring says."""
+    depth, width, batch, seed = 4, 16, 8, 2
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((batch, width))
+    model = nn.MLP([width] * (depth + 1) + [2], activation="relu", init="he", residual=True,
+                   dtype="float64", seed=rng)
+    weights = [d.W.data for d in model.dense_layers()[:depth]]
+    relu = lambda a: np.maximum(a, 0)  # noqa: E731
+    stream, sim_q = x, []
+    for w in weights:
+        stream = stream + relu(stream) @ w.T
+        sim_q.append(float(np.mean(stream**2)))
+    trace = initkit.simulate("he", "relu", depth=depth, width=width, batch=batch, seed=seed,
+                             residual=True)
+    assert trace.q.tolist() == pytest.approx(sim_q, rel=1e-12)
+    streams = [_hidden_outputs(model, nn.Dense, x)[0], *_hidden_outputs(model, nn.Residual, x)]
+    np.testing.assert_allclose(streams[0], x @ weights[0].T, rtol=1e-13)  # no skip, no phi
+    for prev, s, w in zip(streams, streams[1:], weights[1:], strict=False):
+        np.testing.assert_allclose(s, prev + relu(prev) @ w.T, rtol=1e-12)
+    assert float(np.mean(streams[0] ** 2)) != pytest.approx(trace.q[0], rel=0.01)

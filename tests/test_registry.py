@@ -161,3 +161,55 @@ def test_hookimpl_without_arguments_is_called():
         assert calls
     finally:
         initkit.unregister_plugin(name)
+
+
+def test_check_params_binds_the_signature_without_drawing():
+    """Initializer.check_params accepts what the function takes and raises ParameterError naming the unknown key and the valid ones, before anything is drawn."""
+    constant = initkit.get_initializer("constant")
+    constant.check_params({"value": 0.5})
+    constant.check_params({})
+    with pytest.raises(initkit.ParameterError, match="'constant'.*no parameter 'valu'; it takes: value, dtype"):
+        constant.check_params({"valu": 0.5})
+    bad = initkit.get_initializer("bad")  # a functools.partial: its signature still binds
+    bad.check_params({"std": 0.1})
+    with pytest.raises(initkit.ParameterError, match="no parameter 'gain'"):
+        bad.check_params({"gain": 2.0})
+
+
+def test_a_plugin_bug_raising_type_error_is_not_a_parameter_error():
+    """A TypeError from inside an initializer's body propagates as itself; only a signature mismatch is a ParameterError."""
+    class Buggy:
+        @initkit.hookimpl
+        def initkit_register_initializers(self, register):
+            register("buggy_init", lambda shape, rng, dtype=float: len(5))
+
+    name = initkit.register_plugin(Buggy(), name="buggy-plugin")
+    try:
+        init = initkit.get_initializer("buggy_init")
+        with pytest.raises(TypeError, match="has no len") as caught:
+            init((3, 3), 0)
+        assert not isinstance(caught.value, initkit.ParameterError)
+        with pytest.raises(initkit.ParameterError, match="'buggy_init'.*no parameter 'x'"):
+            init((3, 3), 0, x=1)
+    finally:
+        initkit.unregister_plugin(name)
+
+
+def test_data_init_metadata_must_be_callable():
+    """data_init is registered metadata; a non-callable one is an invalid item, skipped with a warning naming the plugin."""
+    class Plugin:
+        @initkit.hookimpl
+        def initkit_register_initializers(self, register):
+            register("with_step", lambda shape, rng, dtype=float: np.zeros(shape),
+                     data_init=lambda model, x: "done")
+            register("bad_step", lambda shape, rng, dtype=float: np.zeros(shape), data_init=3)
+
+    with pytest.warns(initkit.PluginWarning, match="data-init-plugin.*data_init must be a function"):
+        name = initkit.register_plugin(Plugin(), name="data-init-plugin")
+        initkit.initializers()
+    try:
+        assert initkit.get_initializer("with_step").data_init(None, None) == "done"
+        assert "bad_step" not in initkit.initializers()
+        assert initkit.get_initializer("he").data_init is None
+    finally:
+        initkit.unregister_plugin(name)

@@ -134,3 +134,96 @@ def test_progress_bar_is_quiet_under_pytest(digits, capsys):
     fit(build_model(digits, init="he"), digits, epochs=1)
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
+
+
+def test_epoch_grad_norms_follow_the_real_epoch_boundaries():
+    """History.epoch_grad_norms averages each weight's gradient norm over each epoch's own steps, also when the last epoch is cut short by max_steps."""
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((100, 3)), rng.integers(0, 2, 100)
+    model = nn.MLP([3, 4, 2], seed=0, dtype="float64")
+    history = fit(model, (x, y), epochs=2, batch_size=30, max_steps=6, lr=0.01)
+    assert history.steps == 6 and list(history.epoch_end) == [4, 6]  # 4 batches, then 2
+    g = history.grad_norms
+    np.testing.assert_allclose(history.epoch_grad_norms(),
+                               [g[0:4].mean(axis=0), g[4:6].mean(axis=0)], rtol=1e-13)
+    np.testing.assert_allclose(history.mean_grad_norms(), g.mean(axis=0), rtol=1e-13)
+    assert json.loads(json.dumps(history.to_dict()))["epoch_end"] == [4, 6]
+
+
+def test_epoch_grad_norms_leave_out_a_diverged_step():
+    """The NaN row of a diverged step is left out of its epoch's mean, and a History without epoch_end splits steps evenly."""
+    grads = np.array([[1.0, 2.0], [3.0, 4.0], [np.nan, np.nan]])
+    history = History("x", np.array([1.0, 1.0, np.inf]), np.full(3, np.nan), np.array([1.0]),
+                      np.array([np.nan]), np.array([1.0]), np.array([np.nan]), grads,
+                      epoch_end=np.array([3]))
+    np.testing.assert_allclose(history.epoch_grad_norms(), [[2.0, 3.0]])
+    even = History("x", np.ones(4), np.ones(4), np.ones(2), np.ones(2), np.ones(2), np.ones(2),
+                   np.arange(8.0).reshape(4, 2))
+    np.testing.assert_allclose(even.epoch_grad_norms(), [[1.0, 2.0], [5.0, 6.0]])
+
+
+def test_fit_runs_a_data_dependent_initializers_step_once_before_training():
+    """An initializer registered with data_init gets (model, first shuffled batch) once before the first step; its return value is History.data_init; fit knows no initializer by name."""
+    import initkit.train
+    from initkit.builtin_initializers import he_normal
+    from initkit.registry import Initializer
+
+    calls = []
+
+    def data_init(model, batch):
+        calls.append((model, batch.copy(), [w.grad for w in model.weights()]))
+        for layer in model.dense_layers():
+            layer.W.data *= 2.0
+        return "rescaled"
+
+    init = Initializer(name="doubling", fn=he_normal, plugin="test", data_init=data_init)
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((40, 3)), rng.integers(0, 2, 40)
+    model = nn.MLP([3, 5, 2], init=init, seed=0, dtype="float64")
+    start = [layer.W.data.copy() for layer in model.dense_layers()]
+    history = fit(model, (x, y), epochs=2, batch_size=16, lr=1e-12, momentum=0.0)
+    assert len(calls) == 1 and calls[0][0] is model
+    assert all(g is None for g in calls[0][2])  # before any backward pass
+    batch_order = np.random.default_rng(0).permutation(40)[:16]
+    np.testing.assert_array_equal(calls[0][1], x[batch_order])
+    for layer, w0 in zip(model.dense_layers(), start, strict=True):
+        np.testing.assert_allclose(layer.W.data, 2.0 * w0, rtol=1e-9)  # lr ~ 0: as set
+    assert history.data_init == {"doubling": "rescaled"}
+    assert not any("lsuv" in word for word in _code_words(initkit.train))
+
+
+def _code_words(module) -> list[str]:
+    """Every name, attribute, import and string literal of a module's code (docstrings out)."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(module))
+    docstrings = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr)
+                  and isinstance(n.value, ast.Constant)}
+    words = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            words.append(node.id)
+        elif isinstance(node, ast.Attribute):
+            words.append(node.attr)
+        elif isinstance(node, ast.alias):
+            words.append(node.name)
+        elif isinstance(node, ast.ImportFrom):
+            words.append(node.module or "")
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) \
+                and id(node) not in docstrings:
+            words.append(node.value)
+    return [w.lower() for w in words]
+
+
+def test_batch_order_does_not_depend_on_a_data_dependent_init_elsewhere(digits):
+    """A model without data-dependent initializers trains on the same batches as before (no extra draw from the shuffling generator)."""
+    model = nn.MLP([64, 16, 10], init="he", seed=0)
+    seen = []
+    history = fit(model, digits, epochs=1, batch_size=64, max_steps=1,
+                  hooks=[lambda step, m, info: seen.append(info["loss"])])
+    order = np.random.default_rng(0).permutation(len(digits.x_train))[:64]
+    fresh = nn.MLP([64, 16, 10], init="he", seed=0)
+    loss = nn.SoftmaxCrossEntropy()(fresh(digits.x_train[order].astype(np.float32)),
+                                    digits.y_train[order])
+    assert history.loss[0] == pytest.approx(loss, rel=1e-6) and history.data_init == {}

@@ -7,10 +7,10 @@ import json
 import click
 
 from ..lesson import LESSON_INITS, VarianceSimulator
-from ..registry import activations, get_activation, get_initializer, initializers
+from ..registry import activations, get_activation, initializers
 from ..simulation import Trace
 from ..simulation import simulate as run_simulation
-from .format import format_table
+from .format import INIT_SPEC_FORM, format_table, parse_init_spec, spec_label
 
 
 @click.command("list")
@@ -62,8 +62,9 @@ def _parse_widths(value: str) -> int | list[int]:
 
 
 @click.command("simulate")
-@click.option("--init", "init", default="he", show_default=True,
-              help="Registered initializer (see `initkit list`).")
+@click.option("--init", "init", default="he", show_default=True, metavar=INIT_SPEC_FORM,
+              help="Registered initializer (see `initkit list`) and its parameters, e.g. "
+                   "constant:value=0.01 or he_normal:mode=fan_out.")
 @click.option("--activation", default=None,
               help="Registered activation [default: the one the init is meant for].")
 @click.option("--depth", default=20, show_default=True, type=click.IntRange(min=1))
@@ -90,21 +91,25 @@ def simulate_command(init: str, activation: str | None, depth: int, width: str, 
     if lesson:
         click.echo(VarianceSimulator(layers=20, width=128, seed=42).table(LESSON_INITS))
         return
-    initializer = get_initializer(init)
+    initializer, params = parse_init_spec(init, "--init")
     act = get_activation(activation or initializer.activation)
     trace = run_simulation(initializer, act, depth=depth, width=_parse_widths(width),
                            batch=batch, seed=seed, seeds=seeds if seeds > 1 else None,
                            bias_std=bias_std, residual=residual, norm=norm,
-                           zero_gamma=zero_gamma, dtype=dtype)
+                           zero_gamma=zero_gamma, dtype=dtype, init_params=params)
     if as_json:
-        click.echo(json.dumps(trace.to_dict(), indent=2, allow_nan=False))
+        click.echo(json.dumps({**trace.to_dict(), "init_params": params}, indent=2,
+                              allow_nan=False))
         return
-    click.echo(trace_table(trace, backward=backward))
+    click.echo(trace_table(trace, backward=backward, init=spec_label(initializer, params)))
 
 
-def trace_table(trace: Trace, backward: bool = True) -> str:
-    """A Trace as the terminal table: a settings line, then one row per layer with theory."""
-    settings = (f"init={trace.init} activation={trace.activation} depth={trace.depth} "
+def trace_table(trace: Trace, backward: bool = True, init: str | None = None) -> str:
+    """A Trace as the terminal table: a settings line, then one row per layer with theory.
+
+    ``init`` is the settings line's initializer label (default ``trace.init``).
+    """
+    settings = (f"init={init or trace.init} activation={trace.activation} depth={trace.depth} "
                 f"widths={_compact(trace.widths)} batch={trace.batch} seeds={len(trace.seeds)}"
                 + (" residual" if trace.residual else "")
                 + (f" norm={trace.norm}" if trace.norm else "")

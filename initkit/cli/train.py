@@ -9,7 +9,14 @@ from typing import Any
 
 import click
 
-from .format import format_table, parse_params
+from .format import (
+    INIT_SPEC_FORM,
+    fmt_param,
+    format_table,
+    parse_init_spec,
+    parse_params,
+    split_init_specs,
+)
 
 DATASET_NAMES = ["digits", "mnist", "circles", "adding", "copy"]
 
@@ -30,26 +37,17 @@ def _load(dataset: str, data_dir: str | None, seed: int):
     return data
 
 
-def _mean_first_last(grad_norms) -> tuple[float, float]:
-    import numpy as np
-
-    if grad_norms.size == 0:
-        return math.nan, math.nan
-    with np.errstate(invalid="ignore"):
-        means = np.nanmean(grad_norms, axis=0) if np.isfinite(grad_norms).any() else \
-            np.full(grad_norms.shape[1], np.nan)
-    return float(means[0]), float(means[-1])
-
-
 @click.command("train")
 @click.option("--dataset", type=click.Choice(DATASET_NAMES), default="digits",
               show_default=True, help="mnist falls back to digits when not on disk.")
-@click.option("--init", "init", default="he", show_default=True,
-              help="Registered initializer (see `initkit list`); for adding/copy it is W_hh's.")
-@click.option("--compare", default=None, metavar="INIT,INIT,...",
+@click.option("--init", "init", default="he", show_default=True, metavar=INIT_SPEC_FORM,
+              help="Registered initializer (see `initkit list`) and its parameters, e.g. "
+                   "constant:value=0.01; for adding/copy it is W_hh's.")
+@click.option("--compare", default=None, metavar=f"{INIT_SPEC_FORM},...",
               help="Train once per initializer and print one table (overrides --init).")
 @click.option("--init-param", "init_param", multiple=True, metavar="KEY=VALUE",
-              help="Keyword parameter of the initializer, e.g. value=0.5 (repeatable).")
+              help="Keyword parameter of every initializer, e.g. value=0.5 (repeatable; "
+                   "a NAME:KEY=VALUE of --init/--compare overrides it).")
 @click.option("--activation", default=None,
               help="Registered activation [default: relu; tanh for adding/copy].")
 @click.option("--depth", default=2, show_default=True, type=click.IntRange(min=1),
@@ -86,27 +84,29 @@ def train_command(dataset: str, init: str, compare: str | None, init_param: tupl
     data, batches and seed, and prints one row each.
     """
     from ..nn import symmetry
-    from ..registry import get_activation, get_initializer
+    from ..registry import get_activation
     from ..train import build_model, fit
 
-    params = parse_params(init_param, "--init-param")
-    inits = [s.strip() for s in compare.split(",") if s.strip()] if compare else [init]
-    if not inits:
-        raise click.BadParameter("give at least one initializer", param_hint="--compare")
-    for name in inits:
-        get_initializer(name)  # an unknown name fails before any training, listing the known
+    shared = parse_params(init_param, "--init-param")
+    labels = split_init_specs(compare, "--compare") if compare else [init.strip()]
+    runs_of = []
+    for label in labels:  # an unknown name or a wrong parameter fails before any training
+        initializer, own = parse_init_spec(label, "--compare" if compare else "--init")
+        params = {**shared, **own}
+        initializer.check_params(params)
+        runs_of.append((label, initializer, params))
     if activation:
         get_activation(activation)
     data = _load(dataset, data_dir, seed)
     runs = []
-    for name in inits:
-        model = build_model(data, init=name, activation=activation, depth=depth, width=width,
-                            residual=residual, norm=norm, zero_gamma=zero_gamma,
+    for label, initializer, params in runs_of:
+        model = build_model(data, init=initializer, activation=activation, depth=depth,
+                            width=width, residual=residual, norm=norm, zero_gamma=zero_gamma,
                             init_params=params, dtype=dtype, seed=seed)
         history = fit(model, data, epochs=epochs, batch_size=batch_size, lr=lr,
                       optimizer=optimizer, momentum=momentum, seed=seed, progress=progress,
-                      label=name)
-        runs.append((name, model, history))
+                      label=label)
+        runs.append((label, model, history))
     if as_json:
         payload = [{**h.to_dict(), "dataset": data.name, "symmetry": symmetry(m).n_distinct}
                    for _, m, h in runs]
@@ -137,7 +137,8 @@ def _describe(model, show_init: bool = True) -> str:
     middle = (f"{hidden[0]}x{len(hidden)}" if len(set(hidden)) == 1 and len(hidden) > 1
               else "-".join(map(str, hidden)))
     text = f"MLP {widths[0]}-{middle}-{widths[-1]} {config['activation']}"
-    text += f" init={config['init']}" if show_init else ""
+    params = "".join(f":{k}={fmt_param(v)}" for k, v in config.get("init_params", {}).items())
+    text += f" init={config['init']}{params}" if show_init else ""
     text += " residual" if config["residual"] else ""
     text += f" norm={config['norm']}" if config["norm"] else ""
     return text + f" {config['dtype']}"
@@ -146,14 +147,10 @@ def _describe(model, show_init: bool = True) -> str:
 def _print_curve(history) -> None:
     import numpy as np
 
-    per_epoch = max(1, history.steps // max(1, history.epochs))
-    rows = []
-    for e in range(history.epochs):
-        block = history.grad_norms[e * per_epoch:(e + 1) * per_epoch]
-        first, last = _mean_first_last(block)
-        rows.append([e + 1, history.epoch_loss[e], history.epoch_accuracy[e],
-                     history.test_loss[e], history.test_accuracy[e], first, last,
-                     float(history.epoch_time[e])])
+    grads = history.epoch_grad_norms()  # per epoch: mean ||dL/dW|| of each weight
+    rows = [[e + 1, history.epoch_loss[e], history.epoch_accuracy[e], history.test_loss[e],
+             history.test_accuracy[e], *_first_last(grads[e]), float(history.epoch_time[e])]
+            for e in range(history.epochs)]
     click.echo(format_table(["epoch", "train loss", "train acc", "test loss", "test acc",
                              "|dW| first", "|dW| last", "time s"], rows))
     if history.diverged:
@@ -166,12 +163,18 @@ def _print_curve(history) -> None:
                    + f" ({history.wall_time:.2f} s)")
 
 
+def _first_last(per_layer) -> tuple[float, float]:
+    """The first and the last weight's value (NaN, NaN for a model without weights)."""
+    return (float(per_layer[0]), float(per_layer[-1])) if len(per_layer) else (math.nan,
+                                                                               math.nan)
+
+
 def _print_comparison(runs) -> None:
     from ..nn import symmetry
 
     rows = []
     for name, model, h in runs:
-        first, last = _mean_first_last(h.grad_norms)
+        first, last = _first_last(h.mean_grad_norms())
         distinct = symmetry(model).n_distinct
         rows.append([name,
                      h.epoch_loss[-1] if h.epochs else math.nan,

@@ -12,7 +12,7 @@ weights across time steps and sums over time itself, inside one backward call.)
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -54,14 +54,40 @@ class Parameter:
         return f"Parameter({self.name!r}, shape={self.data.shape}, dtype={self.data.dtype})"
 
 
+#: ``hook(module, input, output)``, called after ``module(x)`` computed its output.
+ForwardHook = Callable[["Module", np.ndarray, np.ndarray], None]
+
+
+class HookHandle:
+    """What ``register_forward_hook`` returns: ``remove()`` it, or use it as a context."""
+
+    def __init__(self, module: Module, hook: ForwardHook):
+        self._module = module
+        self._hook = hook
+
+    def remove(self) -> None:
+        """Stop calling the hook (removing twice is harmless)."""
+        self._module._forward_hooks = tuple(h for h in self._module._forward_hooks
+                                            if h is not self._hook)
+
+    def __enter__(self) -> HookHandle:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.remove()
+
+
 class Module:
     """Base class: ``forward``, ``backward``, ``parameters`` and child modules.
 
     Subclasses set ``self.name`` and override ``forward`` and ``backward``; containers
-    override ``children``. ``model(x)`` is ``model.forward(x)``.
+    override ``children`` and call each child as ``child(x)``. ``model(x)`` is
+    ``model.forward(x)`` followed by the module's forward hooks (PyTorch's
+    ``register_forward_hook``): a hook sees every output without patching any method.
     """
 
     name: str = "module"
+    _forward_hooks: tuple[ForwardHook, ...] = ()
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
@@ -70,7 +96,26 @@ class Module:
         raise NotImplementedError
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        return self.forward(x)
+        out = self.forward(x)
+        for hook in self._forward_hooks:
+            hook(self, x, out)
+        return out
+
+    def register_forward_hook(self, hook: ForwardHook) -> HookHandle:
+        """Call ``hook(module, input, output)`` after each ``module(x)``; returns a handle.
+
+        Example:
+            >>> import numpy as np
+            >>> from initkit.nn import MLP
+            >>> model, seen = MLP([4, 3, 2], seed=0), []
+            >>> with model.layers[0].register_forward_hook(
+            ...         lambda m, x, y: seen.append(y.shape)):
+            ...     _ = model(np.ones((5, 4)))
+            >>> seen
+            [(5, 3)]
+        """
+        self._forward_hooks = (*self._forward_hooks, hook)
+        return HookHandle(self, hook)
 
     def own_parameters(self) -> list[Parameter]:
         """The parameters this module holds itself (not its children's)."""
@@ -125,7 +170,7 @@ class Sequential(Module):
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=self._dtype)
         for layer in self.layers:
-            x = layer.forward(x)
+            x = layer(x)
         return x
 
     def backward(self, grad: np.ndarray) -> np.ndarray:

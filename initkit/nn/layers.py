@@ -31,15 +31,14 @@ def make_array(init: str | Initializer, shape: tuple[int, ...], rng: np.random.G
 
     A plugin may ignore ``dtype`` (the README's one-liner does); the cast makes sure it
     cannot upcast the model.
+
+    Raises:
+        ParameterError: the initializer does not take ``params`` (checked against its
+            signature before anything is drawn). Any other error the initializer raises,
+            a TypeError from a bug inside it too, reaches the caller unchanged.
     """
     initializer = get_initializer(init)
-    params = dict(params or {})
-    try:
-        out = initializer(shape, rng, dtype=dtype, **params)
-    except TypeError as exc:
-        raise EngineError(f"initializer {initializer.name!r} (plugin {initializer.plugin!r}) "
-                          f"rejected its parameters {params}: {exc}. Pass only the keyword "
-                          "parameters it takes (see its docstring).") from None
+    out = initializer(shape, rng, dtype=dtype, **dict(params or {}))
     return np.ascontiguousarray(out, dtype=dtype)
 
 
@@ -68,7 +67,9 @@ class Dense(Module):
         dtype = check_dtype(dtype)
         rng = as_generator(rng)
         self.name = name
-        self.init_name = get_initializer(init).name
+        #: the registered Initializer W came from (``fit`` asks it for a ``data_init`` step)
+        self.initializer = get_initializer(init)
+        self.init_name = self.initializer.name
         self.init_params = dict(init_params or {})
         self.W = Parameter(make_array(init, (n_out, n_in), rng, dtype, init_params), f"{name}.W")
         self.b = (Parameter(make_array(bias_init, (n_out,), rng, dtype, bias_params),
@@ -183,7 +184,7 @@ class Residual(Module):
         return (self.block,)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        return x + self.block.forward(x)
+        return x + self.block(x)
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
         return grad + self.block.backward(grad)
@@ -199,9 +200,17 @@ class MLP(Sequential):
 
         Dense(n_0, n_1) [Norm] phi  ...  Dense(n_{L-2}, n_{L-1}) [Norm] phi  Dense(n_{L-1}, n_L)
 
-    residual (pre-activation blocks, the layout of ``initkit.simulate``; hidden widths equal)::
+    Up to the output layer this is ``initkit.simulate``'s plain network: the same weights
+    give the same pre-activations h_l (tests/test_nn.py cross-checks it).
 
-        s_1 = [Norm] Dense(x);  s_l = s_{l-1} + [Norm] Dense(phi(s_{l-1}));  out = Dense(phi(s))
+    residual (pre-activation blocks; hidden widths equal)::
+
+        s_1 = [Norm] Dense(x);  s_l = s_{l-1} + [Norm] Dense(phi(s_{l-1})), l >= 2;
+        out = Dense(phi(s))
+
+    Blocks l >= 2 are ``initkit.simulate(residual=True)``'s; the first differs: simulate
+    starts the stream at the input, s_0 = x, so its s_1 = x + N(W_1 phi(x)), while the MLP
+    projects the input (whose width may differ from the hidden width) without a skip.
 
     Args:
         widths: input, hidden..., output sizes, e.g. ``[64, 64, 10]``.

@@ -123,9 +123,9 @@ class RNN(Module):
             h[t + 1] = self.activation(a[t], **self.act_params)
         self._x, self._a, self._h = x_tm, a, h
         if self.many_to_many:
-            out = self.readout.forward(h[1:].transpose(1, 0, 2).reshape(batch * steps, -1))
+            out = self.readout(h[1:].transpose(1, 0, 2).reshape(batch * steps, -1))
             return out.reshape(batch, steps, -1)
-        return self.readout.forward(h[steps])
+        return self.readout(h[steps])
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
         x, a, h = self._x, self._a, self._h

@@ -44,9 +44,11 @@ SHAPES: tuple[tuple[int, ...], ...] = (
 #: the 5-sigma tolerance is then ~2% of the variance for a Gaussian).
 DENSE = (200, 600)
 CONV = (64, 32, 5, 5)
-#: Orthogonal initializers declare the dense value 1 / max(fan_in, fan_out); a conv
-#: weight flattened to (out, in * k * k) has another, so they are measured on 2-D shapes.
-ORTHOGONAL_SHAPES = ((200, 600), (600, 200))
+#: An orthogonal weight is flattened to (out, in * k * k) = (out, fan_in), so the variance of
+#: its entries is gain^2 / max(out, fan_in): for a conv shape that is neither 1 / fan_in nor
+#: 1 / max(fan_in, fan_out). Measured on wide and tall dense and conv shapes, so a declared
+#: variance that holds for dense layers only is caught.
+ORTHOGONAL_SHAPES = ((200, 600), (600, 200), CONV, (800, 8, 3, 3))
 SEED = 20240611
 
 
@@ -315,8 +317,8 @@ def _moment_shapes(init: Initializer) -> tuple[tuple[int, ...], ...]:
 def check_variance(init: Initializer) -> None:
     """The empirical variance is within 5 standard errors of the declared variance.
 
-    Measured on a dense and a conv shape of ~1e5 entries (two dense shapes, wide and tall,
-    for orthogonal initializers); the standard error uses the sample's own fourth moment
+    Measured on a dense and a conv shape of ~1e5 entries (wide and tall dense and conv
+    shapes for orthogonal initializers); the standard error uses the sample's own fourth moment
     (``initkit.testing.stats``).
     """
     _require_variance(init)
