@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from ..errors import InitkitError
+from .sweep import dask_options
 
 
 @click.command("grade")
@@ -46,12 +47,18 @@ from ..errors import InitkitError
 @click.option("--seed", type=click.IntRange(min=0, max=2**31 - 1), default=None,
               help="Seed of the hidden checks' fresh inputs [default: drawn per run; "
                    "recorded in each results.json, so a regrade can repeat it].")
+@click.option("--unconfined", is_flag=True,
+              help="Grade even where no confinement can be set up (no user namespaces, "
+                   "no root): resource limits and timeouts only; the notebooks can read "
+                   "what you can and leave processes behind. Only for code you trust.")
+@dask_options
 @click.option("--progress/--no-progress", default=None,
               help="Show a progress bar [default: when stderr is a terminal].")
 def grade(submissions: tuple[Path, ...], graders_dir: Path | None, exercise: str | None,
           out_dir: Path, jobs: int | None, timeout: float, cell_timeout: float,
           memory_mb: int, course: Path | None, fresh: bool, ipython: bool,
-          seed: int | None, progress: bool | None) -> None:
+          seed: int | None, unconfined: bool, dask: str | None, dask_scheduler: str | None,
+          dask_scheduler_file: str | None, progress: bool | None) -> None:
     """Grade notebook SUBMISSIONS (files, flat folders or nbgrader's submitted/).
 
     Each notebook runs in its own sandboxed process; the hidden pytest graders in
@@ -87,20 +94,34 @@ def grade(submissions: tuple[Path, ...], graders_dir: Path | None, exercise: str
     except OSError as exc:
         raise InitkitError(f"cannot create the output folder {out_dir}: {exc.strerror}; "
                            "pass a writable --out DIR") from None
-    # the child sees none of: the working directory (the course), the outputs, the inputs
-    hide = [str(Path.cwd()), str(out_dir)] + [str(p.resolve()) for p in paths]
-    if course is not None:
-        hide.append(str(course.resolve()))
-    options = Options(timeout=timeout, cell_timeout=cell_timeout, memory_mb=memory_mb,
-                      hide=tuple(hide), course=str(course.resolve()) if course else None,
-                      prewarm=not fresh, ipython=ipython, seed=seed)
-    from ..grading.sandbox import confinement
+    from ..grading.confine import require_confinement
 
-    for warning in confinement()[1]:
+    # fail closed: no grading at all where notebooks cannot be confined, unless asked
+    for warning in require_confinement(unconfined):
         click.echo(f"warning: {warning}", err=True)
+    options = Options(timeout=timeout, cell_timeout=cell_timeout, memory_mb=memory_mb,
+                      course=str(course.resolve()) if course else None,
+                      prewarm=not fresh, ipython=ipython, seed=seed, unconfined=unconfined)
     n_jobs = jobs or os.cpu_count() or 1
     show = sys.stderr.isatty() if progress is None else progress
-    results = _run(jobs_list, exercises, options, n_jobs, show)
+    executor = None
+    if dask or dask_scheduler or dask_scheduler_file:  # else grade_all's local processes
+        from ..grading.dask_grading import daemonic_warning
+        from .sweep import make_executor
+
+        executor = make_executor(jobs, dask, dask_scheduler, dask_scheduler_file)
+        click.echo(f"grading on {executor.describe()}", err=True)
+        if (message := daemonic_warning(executor)) is not None:
+            click.echo(f"warning: {message}", err=True)
+    try:
+        results = _run(jobs_list, exercises, options, n_jobs, show, executor)
+    except KeyboardInterrupt:  # the run's tasks are cancelled; nothing below is written
+        click.echo("interrupted: grading cancelled; no grades or feedback were written",
+                   err=True)
+        sys.exit(130)
+    finally:
+        if executor is not None:
+            executor.close()
     if course is not None:  # the manual scores graded by hand so far count; the rest pend
         from ..grading.gradebook import read_manual_scores
 
@@ -124,7 +145,7 @@ def grade(submissions: tuple[Path, ...], graders_dir: Path | None, exercise: str
                            f"the other results are in {out_dir}")
 
 
-def _run(jobs_list, exercises, options, n_jobs, show):
+def _run(jobs_list, exercises, options, n_jobs, show, executor=None):
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -151,7 +172,8 @@ def _run(jobs_list, exercises, options, n_jobs, show):
             bar.update(task, advance=1, rate=f"{done / elapsed:.2f}/s",
                        fail=f"{failures} failed")
 
-        return grade_all(jobs_list, exercises, options, n_jobs=n_jobs, on_result=on_result)
+        return grade_all(jobs_list, exercises, options, n_jobs=n_jobs, on_result=on_result,
+                         executor=executor)
 
 
 def _summary(results, out_dir: Path) -> None:

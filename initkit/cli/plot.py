@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from .format import parse_params
+from .format import INIT_SPEC_FORM, parse_init_spec, parse_init_specs, split_init_specs
 
 #: initkit.viz.save_figure's suffixes (repeated here: importing viz loads matplotlib).
 FIGURE_SUFFIXES = (".png", ".svg")
@@ -39,21 +39,6 @@ def output_option(suffixes: tuple[str, ...] = FIGURE_SUFFIXES, default: str | No
                         help=f"File to write ({', '.join(suffixes)}).")
 
 
-def parse_inits(value: str) -> list[tuple[str, dict[str, Any]]]:
-    """``"he,constant:value=0.5"`` -> [("he", {}), ("constant", {"value": 0.5})]."""
-    specs = []
-    for item in (part.strip() for part in value.split(",")):
-        if not item:
-            continue
-        name, *pairs = item.split(":")
-        params = parse_params(pairs, "--inits",
-                              form=f"KEY=VALUE in {item!r} (write NAME:KEY=VALUE:KEY=VALUE)")
-        specs.append((name, params))
-    if not specs:
-        raise click.BadParameter("give at least one initializer", param_hint="--inits")
-    return specs
-
-
 def parse_pair(value: str, kind: type, hint: str) -> tuple[Any, Any]:
     """``"1,4"`` -> (1.0, 4.0) for ``kind=float``."""
     try:
@@ -64,9 +49,50 @@ def parse_pair(value: str, kind: type, hint: str) -> tuple[Any, Any]:
     return first, second
 
 
-def write(fig: Any, output: Path, dpi: int) -> None:
+def figure_data(fig: Any) -> dict[str, Any]:
+    """What a figure shows, as JSON-ready data: per axes its title, labels, y scale, and
+    every line (label, style, x, y), scatter (x, y points), circle (label, radius) and
+    image (the array).
+
+    NaN and inf become None (JSON has neither).
+    """
+    def clean(values: Any) -> Any:
+        import numpy as np
+
+        arr = np.asarray(values, dtype=float)
+        return [clean(row) for row in arr] if arr.ndim > 1 else \
+            [float(v) if np.isfinite(v) else None for v in arr]
+
+    axes = []
+    for ax in fig.axes:
+        axes.append({
+            "title": ax.get_title(), "xlabel": ax.get_xlabel(), "ylabel": ax.get_ylabel(),
+            "yscale": ax.get_yscale(),
+            "lines": [{"label": line.get_label(), "linestyle": line.get_linestyle(),
+                       "x": clean(line.get_xdata()), "y": clean(line.get_ydata())}
+                      for line in ax.lines],
+            "scatter": [{"label": c.get_label(), "points": clean(c.get_offsets())}
+                        for c in ax.collections if type(c).__name__ == "PathCollection"],
+            "circles": [{"label": c.get_label(), "radius": float(c.get_radius())}
+                        for c in ax.patches if hasattr(c, "get_radius")],
+            "images": [clean(image.get_array()) for image in ax.images],
+        })
+    return {"axes": axes}
+
+
+DATA_OPTION = click.option("--data", "data", default=None, type=click.Path(dir_okay=False),
+                           help="Also write what the figure shows (every line's x and y, "
+                                "scatter points, circles, images) to this JSON file.")
+
+
+def write(fig: Any, output: Path, dpi: int, data: str | None = None) -> None:
+    """Save ``fig`` to ``output`` (and its :func:`figure_data` to ``data``, if given)."""
+    import json
+
     from ..viz import save_figure
 
+    if data:
+        Path(data).write_text(json.dumps(figure_data(fig), indent=1, allow_nan=False))
     click.echo(f"wrote {save_figure(fig, output, dpi=dpi)}")
 
 
@@ -80,7 +106,7 @@ def simulation_options(default_inits: str, quantities: tuple[str, ...]):
     def decorate(fn):
         for option in reversed([
             click.option("--inits", default=default_inits, show_default=True,
-                         metavar="INIT[:KEY=VALUE...],...",
+                         metavar=f"{INIT_SPEC_FORM},...",
                          help="Initializers to compare, e.g. xavier,constant:value=0.002."),
             click.option("--activation", default=None,
                          help="Activation for all [default: each init's own]."),
@@ -97,6 +123,7 @@ def simulation_options(default_inits: str, quantities: tuple[str, ...]):
             click.option("--theory/--no-theory", default=True, show_default=True,
                          help="Dashed mean-field prediction beside each curve."),
             DPI_OPTION,
+            DATA_OPTION,
             output_option(),
         ]):
             fn = option(fn)
@@ -115,26 +142,26 @@ def simulation_kwargs(activation: str | None, depth: int, width: int, batch: int
 @simulation_options("he,xavier", ("q", "act_var"))
 def plot_variance(inits: str, activation: str | None, quantity: str, depth: int, width: int,
                   batch: int, seeds: int, seed: int, bias_std: float, theory: bool, dpi: int,
-                  output: Path) -> None:
+                  data: str | None, output: Path) -> None:
     """Forward signal per layer for several inits, mean-field theory dashed beside each."""
     from ..viz import plot_variance as draw
 
-    write(draw(parse_inits(inits), quantity, theory=theory,
+    write(draw(parse_init_specs(inits), quantity, theory=theory,
                **simulation_kwargs(activation, depth, width, batch, seeds, seed, bias_std)),
-          output, dpi)
+          output, dpi, data)
 
 
 @plot.command("gradients")
 @simulation_options("constant:value=0.002,xavier", ("grad_var", "weight_grad_norm"))
 def plot_gradients(inits: str, activation: str | None, quantity: str, depth: int, width: int,
                    batch: int, seeds: int, seed: int, bias_std: float, theory: bool, dpi: int,
-                   output: Path) -> None:
+                   data: str | None, output: Path) -> None:
     """Backward gradient per layer for several inits (exercise 1: constant vs Xavier)."""
     from ..viz import plot_gradients as draw
 
-    write(draw(parse_inits(inits), quantity, theory=theory,
+    write(draw(parse_init_specs(inits), quantity, theory=theory,
                **simulation_kwargs(activation, depth, width, batch, seeds, seed, bias_std)),
-          output, dpi)
+          output, dpi, data)
 
 
 @plot.command("training")
@@ -146,14 +173,16 @@ def plot_gradients(inits: str, activation: str | None, quantity: str, depth: int
               type=click.Choice(["loss", "accuracy", "epoch_loss", "epoch_accuracy",
                                  "test_loss", "test_accuracy"]))
 @DPI_OPTION
+@DATA_OPTION
 @output_option()
-def plot_training(histories: tuple[str, ...], metric: str, dpi: int, output: Path) -> None:
+def plot_training(histories: tuple[str, ...], metric: str, dpi: int, data: str | None,
+                  output: Path) -> None:
     """Training curves (mean and band over seeds) from saved `initkit train --json` runs."""
     from ..viz import plot_training as draw
     from ..viz.training import histories_from_json
 
     runs = [run for path in histories for run in histories_from_json(path)]
-    write(draw(runs, metric), output, dpi)
+    write(draw(runs, metric), output, dpi, data)
 
 
 @plot.command("spectrum")
@@ -161,7 +190,7 @@ def plot_training(histories: tuple[str, ...], metric: str, dpi: int, output: Pat
               default="eigenvalues", show_default=True,
               help="Eigenvalues + circular law, singular values + Marchenko-Pastur, or the "
                    "squared singular values of a product of --depth layers.")
-@click.option("--inits", default=None, metavar="INIT[:KEY=VALUE...],...",
+@click.option("--inits", default=None, metavar=f"{INIT_SPEC_FORM},...",
               help="[default: he,orthogonal; lecun_normal,orthogonal for jacobian; he for "
                    "singular].")
 @click.option("--n", "n", default=256, show_default=True, type=click.IntRange(2),
@@ -172,22 +201,23 @@ def plot_training(histories: tuple[str, ...], metric: str, dpi: int, output: Pat
               help="Layers multiplied for --kind jacobian.")
 @click.option("--seed", default=0, show_default=True)
 @DPI_OPTION
+@DATA_OPTION
 @output_option()
 def plot_spectrum(kind: str, inits: str | None, n: int, m: int | None, depth: int, seed: int,
-                  dpi: int, output: Path) -> None:
+                  dpi: int, data: str | None, output: Path) -> None:
     """Spectra of random weight matrices against random-matrix theory (exercise 5)."""
     from ..viz import plot_eigenvalues, plot_jacobian_spectrum, plot_singular_values
 
     default = {"eigenvalues": "he,orthogonal", "singular": "he",
                "jacobian": "lecun_normal,orthogonal"}[kind]
-    specs = parse_inits(inits or default)
+    specs = parse_init_specs(inits or default)
     if kind == "jacobian":
         fig = plot_jacobian_spectrum(specs, depth=depth, width=n, seed=seed)
     elif kind == "singular":
         fig = plot_singular_values(specs, n=n, m=m, seed=seed)
     else:
         fig = plot_eigenvalues(specs, n=n, seed=seed)
-    write(fig, output, dpi)
+    write(fig, output, dpi, data)
 
 
 @plot.command("phase")
@@ -197,14 +227,25 @@ def plot_spectrum(kind: str, inits: str | None, n: int, m: int | None, depth: in
 @click.option("--resolution", default="13,7", show_default=True, metavar="NW,NB",
               help="Grid points along sigma_w^2 and sigma_b^2 (one theory.depth_scales call "
                    "each: 13,7 takes about 20 s).")
+@click.option("--from", "from_table", default=None,
+              type=click.Path(exists=True, dir_okay=False), metavar="SWEEP.csv",
+              help="Overlay the measured xi_c of an `initkit sweep` table on the theory map "
+                   "(the table sets the activation, range and resolution; its deepest, "
+                   "widest networks are shown).")
 @DPI_OPTION
 @output_option()
-def plot_phase(activation: str, sigma_w2: str, sigma_b2: str, resolution: str, dpi: int,
-               output: Path) -> None:
+def plot_phase(activation: str, sigma_w2: str, sigma_b2: str, resolution: str,
+               from_table: str | None, dpi: int, output: Path) -> None:
     """Order-to-chaos phase diagram: depth scale xi_c and the chi_1 = 1 edge."""
     from ..registry import get_activation
     from ..viz import plot_phase_diagram
 
+    if from_table:
+        from ..sweep import read_table
+        from ..viz.sweep import plot_sweep_overlay
+
+        write(plot_sweep_overlay(read_table(from_table)), output, dpi)
+        return
     get_activation(activation)  # an unknown name fails before the grid is computed
     fig = plot_phase_diagram(activation, parse_pair(sigma_w2, float, "--sigma-w2"),
                              parse_pair(sigma_b2, float, "--sigma-b2"),
@@ -214,16 +255,17 @@ def plot_phase(activation: str, sigma_w2: str, sigma_b2: str, resolution: str, d
 
 @plot.command("symmetry")
 @click.option("--init", "init", default="constant:value=0.5", show_default=True,
-              metavar="INIT[:KEY=VALUE...]", help="Initializer of the drawn matrix.")
+              metavar=INIT_SPEC_FORM, help="Initializer of the drawn matrix.")
 @click.option("--weights", default=None, type=click.Path(exists=True, dir_okay=False),
               help="A (hidden, inputs) matrix saved with numpy.save (overrides --init).")
 @click.option("--hidden", default=32, show_default=True, type=click.IntRange(1))
 @click.option("--inputs", default=64, show_default=True, type=click.IntRange(1))
 @click.option("--seed", default=0, show_default=True)
 @DPI_OPTION
+@DATA_OPTION
 @output_option()
 def plot_symmetry(init: str, weights: str | None, hidden: int, inputs: int, seed: int,
-                  dpi: int, output: Path) -> None:
+                  dpi: int, data: str | None, output: Path) -> None:
     """Pairwise cosine similarity of hidden units' weight vectors (exercise 2)."""
     from ..viz import VizError
     from ..viz import plot_symmetry as draw
@@ -238,11 +280,10 @@ def plot_symmetry(init: str, weights: str | None, hidden: int, inputs: int, seed
                            "with numpy.save('w.npy', W)") from None
         fig = draw(matrix)
     else:
-        specs = parse_inits(init)
-        if len(specs) != 1:
+        if "," in init:
             raise click.BadParameter("give one initializer", param_hint="--init")
-        fig = draw(specs[0], hidden=hidden, inputs=inputs, seed=seed)
-    write(fig, output, dpi)
+        fig = draw(parse_init_spec(init, "--init"), hidden=hidden, inputs=inputs, seed=seed)
+    write(fig, output, dpi, data)
 
 
 @click.command("animate")
@@ -264,7 +305,6 @@ def animate(inits: str, layers: int, width: int, seed: int, fps: int,
             histories: tuple[str, ...], max_frames: int, output: Path) -> None:
     """Write the lesson's variance-across-layers animation (or gradient norms) as a GIF."""
     from ..progress import ProgressBar
-    from ..registry import get_initializer
     from ..viz import anim_gradient_norms, anim_variance_evolution
     from ..viz.animate import animation_steps
     from ..viz.training import histories_from_json
@@ -276,11 +316,10 @@ def animate(inits: str, layers: int, width: int, seed: int, fps: int,
             path = anim_gradient_norms(runs, fps=fps, path=output, max_frames=max_frames,
                                        progress=lambda done, total: bar.update())
     else:
-        names = [name.strip() for name in inits.split(",") if name.strip()]
-        if not names:
-            raise click.BadParameter("give at least one initializer", param_hint="--inits")
-        for name in names:
-            get_initializer(name)  # an unknown name fails before any rendering
+        names = split_init_specs(inits, "--inits")  # the lesson's legend keys by these names
+        if any(params for _, params in (parse_init_spec(n, "--inits") for n in names)):
+            raise click.BadParameter("the lesson's animation takes initializer names only "
+                                     "(no :KEY=VALUE)", param_hint="--inits")
         with ProgressBar(layers, "rendering") as bar:
             path = anim_variance_evolution(layers, fps, output, inits=names, width=width,
                                            seed=seed, progress=lambda done, total: bar.update())

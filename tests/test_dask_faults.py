@@ -1,0 +1,139 @@
+"""A worker killed with SIGKILL mid-run: `dask scheduler` and two `dask worker` processes on
+127.0.0.1; every submission and grid point still gets exactly one result, the local one."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from initkit.executors import DaskExecutor, Failure
+from initkit.grading.dask_grading import grade_on_dask
+from initkit.grading.discover import discover, find_exercises
+from initkit.grading.runner import Options
+from initkit.sweep import Measurement, make_grid, run_sweep
+
+DASK = Path(sys.executable).with_name("dask")
+HERE = Path(__file__).parent / "grading"
+STARTUP_SECONDS = 60
+
+
+def comparable(result) -> dict:
+    """A result's data but its wall time (which no two runs share)."""
+    data = result.to_dict()
+    data.pop("seconds")
+    return data
+
+
+def grade_locally(jobs, exercises, options, tmp: Path):
+    """``grade_all`` in a fresh interpreter, one at a time (not under this pytest, whose
+    assertion rewriting would reach the graders' asserts)."""
+    (tmp / "in.pickle").write_bytes(pickle.dumps((jobs, exercises, options)))
+    script = ("import pickle, sys\n"
+              "from initkit.grading.runner import grade_all\n"
+              "jobs, exercises, options = pickle.load(open(sys.argv[1], 'rb'))\n"
+              "results = grade_all(jobs, exercises, options, n_jobs=1)\n"
+              "pickle.dump(results, open(sys.argv[2], 'wb'))\n")
+    subprocess.run([sys.executable, "-c", script, str(tmp / "in.pickle"),
+                    str(tmp / "out.pickle")], check=True, timeout=300)
+    return pickle.loads((tmp / "out.pickle").read_bytes())
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A scheduler and two single-thread workers (nannies, non-daemonic), loopback only."""
+    root = tmp_path_factory.mktemp("dask")
+    scheduler_file = root / "scheduler.json"
+    env = {**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": "False",
+           "DASK_DISTRIBUTED__SCHEDULER__WORKER_SATURATION": "1.0", "MPLBACKEND": "Agg"}
+    log = open(root / "dask.log", "wb")
+    procs = [subprocess.Popen([str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0",
+                               "--no-dashboard", "--scheduler-file", str(scheduler_file)],
+                              stdout=log, stderr=subprocess.STDOUT, env=env,
+                              start_new_session=True)]
+    executor = None
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while not scheduler_file.exists() and time.monotonic() < deadline:
+            assert procs[0].poll() is None, (root / "dask.log").read_text()
+            time.sleep(0.1)
+        for i in range(2):
+            procs.append(subprocess.Popen(
+                [str(DASK), "worker", "--scheduler-file", str(scheduler_file),
+                 "--host", "127.0.0.1", "--nworkers", "1", "--nthreads", "1",
+                 "--no-dashboard", "--local-directory", str(root / f"w{i}")],
+                stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True))
+        executor = DaskExecutor(scheduler_file=scheduler_file, timeout=STARTUP_SECONDS)
+        executor.client.wait_for_workers(2, timeout=STARTUP_SECONDS)
+        yield executor
+    finally:
+        if executor is not None:
+            executor.close()
+        for proc in reversed(procs):  # the processes this fixture started, by their pid
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+        log.close()
+
+
+class KillOneWorker:
+    """An on_result callback that SIGKILLs one worker process after ``after`` results."""
+
+    def __init__(self, executor: DaskExecutor, after: int):
+        self.executor, self.after, self.count = executor, after, 0
+        self.killed: str | None = None
+        self.count_at_kill = -1
+
+    def __call__(self, *args) -> None:
+        self.count += 1
+        if self.count == self.after:
+            pids = self.executor.client.run(os.getpid)
+            address = sorted(pids)[0]
+            os.kill(pids[address], signal.SIGKILL)
+            self.killed, self.count_at_kill = address, self.count
+
+
+def test_sweep_survives_a_killed_worker(cluster):
+    """A sweep with one worker SIGKILLed mid-run: each point one result, the local one."""
+    points = make_grid("tanh", [1.0, 1.5, 2.0, 2.5, 3.0, 3.5], [0.0, 0.2], [30], [256],
+                       seeds=1, batch=64)
+    local = run_sweep(points)
+    kill = KillOneWorker(cluster, after=2)
+    remote = run_sweep(points, cluster, on_result=kill)
+    assert kill.killed is not None and kill.count_at_kill < len(points)
+    assert kill.count == len(points) + len(remote.table)  # every task reported once
+    assert all(isinstance(m, Measurement) for m in remote.measurements)
+    assert remote.measurements == local.measurements
+    assert repr(remote.table) == repr(local.table)
+    assert kill.killed not in cluster.client.scheduler_info()["workers"]
+
+
+def test_grading_survives_a_killed_worker(cluster, tmp_path):
+    """Grading with one worker SIGKILLed mid-run: each submission one result, as locally."""
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for name in ("honest_correct", "honest_wrong_he", "syntax_error", "not_json"):
+        shutil.copy(HERE / "corpus" / f"{name}_variance.ipynb", subs)
+    shutil.copy(HERE / "corpus" / "honest_correct_variance.ipynb", subs / "twin_variance.ipynb")
+    exercises = find_exercises(HERE / "graders")
+    jobs = discover([subs], exercises)
+    options = Options(hide=(str(tmp_path),), seed=99)
+    cluster.client.wait_for_workers(2, timeout=STARTUP_SECONDS)  # the nanny's new worker
+    kill = KillOneWorker(cluster, after=1)
+    results = grade_on_dask(cluster, jobs, exercises, options, on_result=kill)
+    assert kill.killed is not None and kill.count_at_kill < len(jobs)
+    assert kill.count == len(jobs)
+    assert not any(isinstance(r, Failure) for r in results)
+    local = grade_locally(jobs, exercises, options, tmp_path)
+    assert [comparable(r) for r in results] == [comparable(r) for r in local]
