@@ -40,6 +40,10 @@ c.CourseDirectory.db_url = f"sqlite:///{HERE / 'gradebook.db'}"
 
 # The hidden block of each autograder cell runs graders/<slug>/ (initkit.course.bridge).
 os.environ["INITKIT_GRADERS"] = str(HERE / "graders")
+# One BLAS thread per kernel, as in `initkit grade`'s sandbox: threads only spin on a busy
+# machine (an eigvals of 512 x 512 went from 0.3 s to 8 s under load).
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
 # A per-cell timeout; a cell that hangs is interrupted and fails, the run goes on.
 c.Execute.timeout = {cell_timeout}
