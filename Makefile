@@ -7,11 +7,14 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lab lint images clean mutation
 
+# set-up is quiet (pip's and setuptools' notices go to $(VENV)/install.log, shown on failure)
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
-	touch $(STAMP)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing initkit into $(VENV) (log: $(VENV)/install.log)"
+	@{ $(BIN)/python -m pip install --upgrade pip && \
+	   $(BIN)/python -m pip install -e ".[test]"; } > $(VENV)/install.log 2>&1 \
+	   || { tail -n 40 $(VENV)/install.log; exit 1; }
+	@touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/initkit demo

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import pickle
 import shutil
 import signal
 import subprocess
@@ -20,6 +19,9 @@ from initkit.grading.discover import discover, find_exercises
 from initkit.grading.runner import Options
 from initkit.sweep import Measurement, make_grid, run_sweep
 
+sys.path.insert(0, str(Path(__file__).parent / "grading"))
+from local_reference import grade_locally  # noqa: E402
+
 DASK = Path(sys.executable).with_name("dask")
 HERE = Path(__file__).parent / "grading"
 STARTUP_SECONDS = 60
@@ -30,20 +32,6 @@ def comparable(result) -> dict:
     data = result.to_dict()
     data.pop("seconds")
     return data
-
-
-def grade_locally(jobs, exercises, options, tmp: Path):
-    """``grade_all`` in a fresh interpreter, one at a time (not under this pytest, whose
-    assertion rewriting would reach the graders' asserts)."""
-    (tmp / "in.pickle").write_bytes(pickle.dumps((jobs, exercises, options)))
-    script = ("import pickle, sys\n"
-              "from initkit.grading.runner import grade_all\n"
-              "jobs, exercises, options = pickle.load(open(sys.argv[1], 'rb'))\n"
-              "results = grade_all(jobs, exercises, options, n_jobs=1)\n"
-              "pickle.dump(results, open(sys.argv[2], 'wb'))\n")
-    subprocess.run([sys.executable, "-c", script, str(tmp / "in.pickle"),
-                    str(tmp / "out.pickle")], check=True, timeout=300)
-    return pickle.loads((tmp / "out.pickle").read_bytes())
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +116,7 @@ def test_grading_survives_a_killed_worker(cluster, tmp_path):
     shutil.copy(HERE / "corpus" / "honest_correct_variance.ipynb", subs / "twin_variance.ipynb")
     exercises = find_exercises(HERE / "graders")
     jobs = discover([subs], exercises)
-    options = Options(hide=(str(tmp_path),), seed=99)
+    options = Options(seed=99)
     cluster.client.wait_for_workers(2, timeout=STARTUP_SECONDS)  # the nanny's new worker
     kill = KillOneWorker(cluster, after=1)
     results = grade_on_dask(cluster, jobs, exercises, options, on_result=kill)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import pickle
 import shutil
-import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -17,6 +15,9 @@ from initkit.grading.dask_grading import grade_on_dask, pack_graders
 from initkit.grading.discover import discover, find_exercises
 from initkit.grading.report import write_grades_csv
 from initkit.grading.runner import Options
+
+sys.path.insert(0, str(Path(__file__).parent / "grading"))
+from local_reference import grade_locally  # noqa: E402
 
 HERE = Path(__file__).parent / "grading"
 CORPUS = HERE / "corpus"
@@ -52,22 +53,8 @@ def course(tmp_path_factory):
     (subs / "mallory_crashy.ipynb").write_text(json.dumps(nb))
     exercises = find_exercises(graders)
     jobs = discover([subs], exercises)
-    options = Options(hide=(str(root),), seed=1234)
+    options = Options(seed=1234)
     return exercises, jobs, options
-
-
-def grade_locally(jobs, exercises, options, tmp: Path):
-    """``grade_all`` in a fresh interpreter, one at a time (not under this pytest, whose
-    assertion rewriting would reach the graders' asserts)."""
-    (tmp / "in.pickle").write_bytes(pickle.dumps((jobs, exercises, options)))
-    script = ("import pickle, sys\n"
-              "from initkit.grading.runner import grade_all\n"
-              "jobs, exercises, options = pickle.load(open(sys.argv[1], 'rb'))\n"
-              "results = grade_all(jobs, exercises, options, n_jobs=1)\n"
-              "pickle.dump(results, open(sys.argv[2], 'wb'))\n")
-    subprocess.run([sys.executable, "-c", script, str(tmp / "in.pickle"),
-                    str(tmp / "out.pickle")], check=True, timeout=300)
-    return pickle.loads((tmp / "out.pickle").read_bytes())
 
 
 @pytest.fixture(scope="module")

@@ -82,7 +82,7 @@ for p in [{str(GRADER_FILE)!r}, {str(shared / 'answers.txt')!r},
 uid = os.getuid()
 """]
     try:
-        with Sandbox(cells, hide=[GRADER_FILE.parent], prewarm=prewarm) as sb:
+        with Sandbox(cells, prewarm=prewarm) as sb:
             sb.start()
             got = Submission(sb).get("got")
             uid = Submission(sb).get("uid")

@@ -47,11 +47,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="Run the notebook with resource limits only: no namespaces, no "
                          "allow-list root, no privilege drop (only where no confinement "
                          "can be set up, knowingly).")
-    group.addoption("--sandbox-hide", action="append", default=[], metavar="PATH",
-                    help="Ignored (kept for old command lines): the notebook's allow-list root "
-                         "shows it nothing but the interpreter, initkit and its own files. "
-                         "Was: also hide this path from the notebook's process; the "
-                         "working directory and the test paths are always hidden.")
     group.addoption("--sandbox-data", default=None, metavar="DIR",
                     help="Copy the files of DIR into the notebook's working directory (the "
                          "exercise's data); `initkit grade` uses graders/<exercise>/data/.")

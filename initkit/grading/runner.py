@@ -45,8 +45,6 @@ class Options:
         timeout: wall-clock seconds per submission.
         cell_timeout: wall-clock seconds per cell or per call.
         memory_mb: address-space limit of a notebook's process.
-        hide: kept for compatibility, unused: the sandbox's allow-list root shows a
-            notebook nothing it does not need, wherever the graders and the course are.
         course: nbgrader course folder (for release notebooks), if any.
         prewarm: fork notebooks from the pre-warmed template (else a fresh ``python -I``).
         ipython: run cells through IPython's ``InteractiveShell`` (magics work).
@@ -59,7 +57,6 @@ class Options:
     timeout: float = 120.0
     cell_timeout: float = 30.0
     memory_mb: int = 2048
-    hide: tuple[str, ...] = ()
     course: str | None = None
     prewarm: bool = True
     ipython: bool = False
@@ -239,7 +236,7 @@ def grade_one(job: Job, grader_dir: Path | None, options: Options) -> Submission
     Args:
         job: the submission.
         grader_dir: the exercise's grader folder (None when the exercise is unknown).
-        options: limits and paths to hide.
+        options: limits and timeouts.
 
     Returns:
         A :class:`SubmissionResult`; never raises for a bad submission.

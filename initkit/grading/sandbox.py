@@ -13,7 +13,7 @@ What every notebook gets, as root and as an ordinary user alike (:func:`confine.
 - an allow-list root (:mod:`.rootfs`): the interpreter, its libraries, ``initkit``, a few
   ``/etc`` and ``/dev`` entries, read-only, and a working directory that is a tmpfs of
   ``Limits.disk_bytes`` holding a copy of the submission; no home, no ``/tmp`` of the host,
-  no graders wherever they are (``hide=`` is therefore no longer needed);
+  no graders wherever they are (nothing needs hiding);
 - ``setrlimit(2)`` limits (CPU, address space, processes, file size, open files);
 - root: a uid of its own; a user: no capability left; a scrubbed environment;
 - wall-clock timeouts per cell and per submission, enforced here; output kept up to a cap.
@@ -104,8 +104,6 @@ class Sandbox:
         cells: the code cells' sources, in order (already structure-checked).
         files: files to place in the working directory, name -> bytes (the submission).
         limits: resource limits and timeouts.
-        hide: kept for compatibility and ignored: the allow-list root shows the notebook
-            nothing that is not needed to run it, wherever the graders are.
         python: interpreter to start (default: this one, so the same numpy is found).
         isolate_network: put the child in an empty network namespace.
         data_dir: a folder whose files are copied next to the submission (exercise data).
@@ -123,7 +121,7 @@ class Sandbox:
     """
 
     def __init__(self, cells: list[str], files: dict[str, bytes] | None = None, *,
-                 limits: Limits | None = None, hide: tuple[str | Path, ...] = (),
+                 limits: Limits | None = None,
                  python: str | None = None, isolate_network: bool = True,
                  data_dir: str | Path | None = None, prewarm: bool = True,
                  ipython: bool = False, unconfined: bool = False):

@@ -10,10 +10,10 @@ HERE = Path(__file__).parent
 
 
 def pytest_ignore_collect(collection_path, config):
-    """Ignore graders/, course/ and corpus/ unless ``--submission`` was given."""
+    """Ignore graders/, course/, corpus/ and nbgrader_fixture/ unless ``--submission``."""
     rel = collection_path.relative_to(HERE).parts if collection_path.is_relative_to(HERE) \
         else ()
-    if rel and rel[0] in ("graders", "course", "corpus"):
+    if rel and rel[0] in ("graders", "course", "corpus", "nbgrader_fixture"):
         try:
             submission = config.getoption("submission")
         except ValueError:  # the grading plugin is not loaded at all
