@@ -41,9 +41,10 @@ MUTATION_TESTS_fans := $(MUTATION_CORE_TESTS)
 MUTATION_TESTS_gain := $(MUTATION_CORE_TESTS)
 MUTATION_TESTS_builtin_initializers := $(MUTATION_CORE_TESTS)
 MUTATION_TESTS_nn := tests/test_nn.py
-MUTATION_TESTS_theory := tests/test_theory.py
+MUTATION_TESTS_theory := tests/test_theory.py tests/test_theory_accuracy.py \
+	tests/test_theory_degenerate.py
 MUTATION_TESTS_simulation := tests/test_simulate.py
-MUTATION_ALL_TESTS := $(MUTATION_CORE_TESTS) tests/test_nn.py tests/test_theory.py \
+MUTATION_ALL_TESTS := $(MUTATION_CORE_TESTS) tests/test_nn.py $(MUTATION_TESTS_theory) \
 	tests/test_simulate.py
 MUTATION_SELECTED := $(sort $(foreach m,$(MODULES),$(MUTATION_TESTS_$(m))))
 
