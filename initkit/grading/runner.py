@@ -241,20 +241,49 @@ def grade_one(job: Job, grader_dir: Path | None, options: Options) -> Submission
     Returns:
         A :class:`SubmissionResult`; never raises for a bad submission.
     """
-    from .notebook import NotebookError, check_cells, load_notebook
-
     start = time.monotonic()
     result = SubmissionResult(student=job.student, exercise=job.exercise, path=str(job.path),
                               status="graded", reason=job.note or "", seed=options.seed)
+    nb = _structure_checked(job, grader_dir, options, result)
+    if nb is None:
+        return _with_zero_tests(result, grader_dir, options, start)
+    from .notebook import import_nbformat
+
+    private = Path(tempfile.mkdtemp(prefix="initkit-sub-"))
+    private.chmod(0o700)
+    fixed = private / job.path.name
+    import_nbformat().write(nb.nb, str(fixed))
+    collector = _Collector()
+    log = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log), \
+                _empty_ini() as ini:
+            code = pytest.main([*_pytest_args(grader_dir, fixed, options), "-c", str(ini)],
+                               plugins=[collector])
+        _record_run(result, collector, int(code), log.getvalue(), nb.nb)
+    except Exception as exc:  # the grader itself failed: report, never crash the run
+        result.status, result.reason = "error", f"{type(exc).__name__}: {exc}"
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
+    result.seconds = time.monotonic() - start
+    return result
+
+
+def _structure_checked(job: Job, grader_dir: Path | None, options: Options,
+                       result: SubmissionResult):
+    """The submission, loaded and checked against the exercise's release (locked cells
+    restored), or None with ``result``'s status and reason saying why it cannot be graded."""
+    from .notebook import NotebookError, check_cells, load_notebook
+
     if job.problem or grader_dir is None:
         result.status, result.reason = "invalid", job.problem or "unknown exercise"
-        return _with_zero_tests(result, grader_dir, options, start)
+        return None
     ref_path = reference_notebook(grader_dir, Path(options.course) if options.course else None)
     try:
         reference = load_notebook(ref_path) if ref_path is not None else None
     except NotebookError as exc:  # the exercise's own notebook is broken: our failure
         result.status, result.reason = "error", f"reference notebook: {exc}"
-        return _with_zero_tests(result, grader_dir, options, start)
+        return None
     if reference is not None:
         result.manual = manual_items(reference.nb)
     try:
@@ -263,18 +292,14 @@ def grade_one(job: Job, grader_dir: Path | None, options: Options) -> Submission
             check_cells(nb, reference)
     except NotebookError as exc:
         result.status, result.reason = "invalid", str(exc)
-        return _with_zero_tests(result, grader_dir, options, start)
+        return None
     result.notes = [*([job.note] if job.note else []), *nb.notes]
+    return nb
 
-    from .notebook import import_nbformat
 
-    nbformat = import_nbformat()
-    private = Path(tempfile.mkdtemp(prefix="initkit-sub-"))
-    private.chmod(0o700)
-    fixed = private / job.path.name
-    nbformat.write(nb.nb, str(fixed))
-    collector = _Collector()
-    args = [str(grader_dir), "--submission", str(fixed), "--assert=plain", "-q",
+def _pytest_args(grader_dir: Path, notebook: Path, options: Options) -> list[str]:
+    """pytest's command line for one submission: the graders, the sandbox's settings."""
+    args = [str(grader_dir), "--submission", str(notebook), "--assert=plain", "-q",
             "-p", "no:cacheprovider", "--capture=sys",
             "--rootdir", str(grader_dir), "--confcutdir", str(grader_dir),
             "--import-mode=importlib", "-W", "ignore::pytest.PytestAssertRewriteWarning",
@@ -293,36 +318,33 @@ def grade_one(job: Job, grader_dir: Path | None, options: Options) -> Submission
         args += ["--sandbox-data", str(grader_dir / "data")]
     if not _plugin_autoloaded():
         args += ["-p", PLUGIN_MODULE]
-    log = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log), \
-                _empty_ini() as ini:
-            code = pytest.main([*args, "-c", str(ini)], plugins=[collector])
-        result.tests = list(collector.tests.values())
-        if collector.sandbox_error:  # the kit's failure, never the student's zero
-            result.status, result.reason = "error", collector.sandbox_error
-        elif collector.errors:
-            result.status, result.reason = "error", "; ".join(collector.errors)
-        elif int(code) not in (0, 1):
-            result.status = "error"
-            result.reason = f"pytest could not run the graders (exit code {int(code)}): " \
-                            + _last_line(log.getvalue())
-        sub = collector.submission
-        if sub is not None:
-            sb = sub.sandbox
-            result.cell_errors = sub.cell_errors
-            _gate_on_visible_tests(result, nb.nb)
-            result.stdout, result.stderr = sb.stdout.text(), sb.stderr.text()
-            for reason in sb.restarts:
-                result.notes.append(f"the notebook was restarted for the next check: {reason}")
-            if sb.gone_reason:
-                result.notes.append(sb.gone_reason)
-    except Exception as exc:  # the grader itself failed: report, never crash the run
-        result.status, result.reason = "error", f"{type(exc).__name__}: {exc}"
-    finally:
-        shutil.rmtree(private, ignore_errors=True)
-    result.seconds = time.monotonic() - start
-    return result
+    return args
+
+
+def _record_run(result: SubmissionResult, collector: _Collector, code: int, log: str,
+                nb) -> None:
+    """Copy one pytest session's outcome into ``result``: the tests' scores, the kit's own
+    failures as status ``error``, the notebook's cell errors, output and restarts."""
+    result.tests = list(collector.tests.values())
+    if collector.sandbox_error:  # the kit's failure, never the student's zero
+        result.status, result.reason = "error", collector.sandbox_error
+    elif collector.errors:
+        result.status, result.reason = "error", "; ".join(collector.errors)
+    elif code not in (0, 1):
+        result.status = "error"
+        result.reason = f"pytest could not run the graders (exit code {code}): " \
+                        + _last_line(log)
+    sub = collector.submission
+    if sub is None:
+        return
+    sb = sub.sandbox
+    result.cell_errors = sub.cell_errors
+    _gate_on_visible_tests(result, nb)
+    result.stdout, result.stderr = sb.stdout.text(), sb.stderr.text()
+    for reason in sb.restarts:
+        result.notes.append(f"the notebook was restarted for the next check: {reason}")
+    if sb.gone_reason:
+        result.notes.append(sb.gone_reason)
 
 
 def test_cells(nb) -> dict[int, str]:
