@@ -29,8 +29,7 @@ from functools import lru_cache
 import numpy as np
 import pytest
 
-from initkit.course import check_variance, diagnose
-from initkit.course.checks import N_SE, sample_variance
+from initkit.course import check_normal, check_variance
 from initkit.grading import Rng, expect
 
 DEPTH, WIDTH = 20, 64
@@ -224,18 +223,7 @@ def _check_draws(submission, name: str, seed: int) -> None:
     """Mean 0, a normal's kurtosis, and the given rng's stream: same seed, same draw."""
     shape = (200, 150)
     w = _draw(submission, name, shape, seed + 30)
-    var, _ = sample_variance(w)
-    mean_se = math.sqrt(var / w.size)
-    assert abs(float(w.mean())) <= N_SE * mean_se, \
-        f"{name}({shape}) has mean {w.mean():.4f}; the weights should have mean 0"
-    centred = w - w.mean()
-    kurtosis = float(np.mean(centred**4) / var**2)
-    kurtosis_se = math.sqrt(24.0 / w.size)  # of a normal sample's kurtosis
-    if abs(kurtosis - 3.0) > N_SE * kurtosis_se:
-        phrase = diagnose(kurtosis, {"draw from a uniform distribution instead of a normal "
-                                     "one": 1.8}, N_SE * kurtosis_se)
-        raise AssertionError(f"{name}'s draws have kurtosis {kurtosis:.2f}; a normal "
-                             "distribution's is 3" + (f" - did you {phrase}?" if phrase else ""))
+    check_normal(w, f"{name}({shape})")
     again = _draw(submission, name, shape, seed + 30)
     other = _draw(submission, name, shape, seed + 31)
     assert np.array_equal(w, again), \

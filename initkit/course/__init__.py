@@ -18,7 +18,14 @@ from __future__ import annotations
 
 from .bridge import hidden_checks
 from .catalog import EXERCISES, LESSON, Exercise, exercise
-from .checks import CheckFailed, check_close, check_shape, check_variance, diagnose
+from .checks import (
+    CheckFailed,
+    check_close,
+    check_normal,
+    check_shape,
+    check_variance,
+    diagnose,
+)
 
 __all__ = [
     "EXERCISES",
@@ -26,6 +33,7 @@ __all__ = [
     "CheckFailed",
     "Exercise",
     "check_close",
+    "check_normal",
     "check_shape",
     "check_variance",
     "diagnose",

@@ -108,6 +108,24 @@ def sample_variance(sample: Any) -> tuple[float, float]:
     return var, math.sqrt(max(m4 - var**2, 0.0) / x.size)
 
 
+def check_normal(sample: Any, what: str) -> None:
+    """The sample looks like zero-mean normal draws: mean 0 within :data:`N_SE` standard
+    errors (``sqrt(v / n)``) and kurtosis 3 within :data:`N_SE` of a normal sample's
+    ``sqrt(24 / n)``; uniform draws (kurtosis 1.8) are named."""
+    x = np.asarray(sample, dtype=float).ravel()
+    var, _ = sample_variance(x)
+    mean = float(x.mean())
+    if abs(mean) > N_SE * math.sqrt(var / x.size):
+        raise CheckFailed(f"{what} has mean {mean:.4f}; the weights should have mean 0")
+    kurtosis = float(np.mean((x - mean) ** 4) / var**2)
+    kurtosis_se = math.sqrt(24.0 / x.size)
+    if abs(kurtosis - 3.0) > N_SE * kurtosis_se:
+        phrase = diagnose(kurtosis, {"draw from a uniform distribution instead of a normal "
+                                     "one": 1.8}, N_SE * kurtosis_se)
+        raise CheckFailed(f"{what}'s draws have kurtosis {kurtosis:.2f}; a normal "
+                          f"distribution's is 3{_hint(phrase)}")
+
+
 def check_variance(sample: Any, variance: float, what: str, *, formula: str = "",
                    mistakes: Mapping[str, float] | None = None) -> None:
     """The sample's variance equals ``variance`` within :data:`N_SE` standard errors.
