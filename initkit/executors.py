@@ -23,6 +23,12 @@ Both keep the same contract, which is what makes a run's results independent of 
 - A task that killed ``distributed.scheduler.allowed-failures + 1`` workers raises
   ``KilledWorker``; it is recorded as a :class:`Failure` with that reason (not lost, not
   retried forever) and the rest of the run completes.
+- ``chunksize`` items may share one task (as ``multiprocessing.Pool.map``'s ``chunksize``):
+  a task then costs the engine's per-task overhead once for all of them (on a 1-thread Dask
+  worker a task waits a scheduler round trip of a few ms: see ``benchmarks/bench_sweep.py``).
+  Results stay per item: an exception is its own item's :class:`Failure`, but a worker death
+  fails or reruns the whole chunk, so only trusted items (sweep points, never submissions)
+  share a task; :func:`chunksize_for` picks a size that still leaves every worker many tasks.
 - ``on_result(index, value)`` is called in this process as each item completes (progress bars);
   Ctrl-C (``KeyboardInterrupt``) cancels the run's outstanding tasks and propagates, so the
   caller writes no partial output.
@@ -35,6 +41,7 @@ says which are not.
 
 from __future__ import annotations
 
+import math
 import os
 import uuid
 from collections.abc import Callable, Sequence
@@ -89,8 +96,34 @@ class Executor:
 
     def run(self, fn: Callable[[Any], Any], items: Sequence[Any],
             keys: Sequence[str] | None = None, on_result: OnResult | None = None,
-            label: str = "task") -> list[Any]:
-        """``[fn(item) or Failure, ...]`` in the order of ``items``."""
+            label: str = "task", chunksize: int = 1) -> list[Any]:
+        """``[fn(item) or Failure, ...]`` in the order of ``items``, ``chunksize`` items a task."""
+        items = list(items)
+        names = _keys(keys, len(items), label)
+        if chunksize <= 1:
+            return self._run(fn, items, names, on_result)
+        starts = range(0, len(items), chunksize)
+        chunks = [_Chunk(tuple(names[s:s + chunksize]), tuple(items[s:s + chunksize]))
+                  for s in starts]
+        results: list[Any] = [None] * len(items)
+
+        def unpack(j: int, value: Any) -> None:
+            chunk = chunks[j]
+            for k, name in enumerate(chunk.names):
+                item_value = (value[k] if not isinstance(value, Failure) else
+                              Failure(name, f"{value.reason} (a task of {len(chunk.names)} "
+                                            "items: all of them failed with it)"))
+                results[starts[j] + k] = item_value
+                if on_result:
+                    on_result(starts[j] + k, item_value)
+
+        self._run(_EachOf(fn), chunks, [f"{c.names[0]}+{len(c.names) - 1}" for c in chunks],
+                  unpack)
+        return results
+
+    def _run(self, fn: Callable[[Any], Any], items: list[Any], names: list[str],
+             on_result: OnResult | None) -> list[Any]:
+        """One task per item, named ``names[i]``: the engine's own part of :meth:`run`."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -101,6 +134,37 @@ class Executor:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """Items that share one task, with their keys."""
+
+    names: tuple[str, ...]
+    items: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class _EachOf:
+    """``fn`` over a :class:`_Chunk`: one result or :class:`Failure` per item."""
+
+    fn: Callable[[Any], Any]
+
+    def __call__(self, chunk: _Chunk) -> list[Any]:
+        out = []
+        for name, item in zip(chunk.names, chunk.items, strict=True):
+            try:
+                out.append(self.fn(item))
+            except Exception as exc:  # one bad item is its failure, not its chunk's
+                out.append(Failure(name, _reason(exc)))
+        return out
+
+
+def chunksize_for(items: int, workers: int, tasks_per_worker: int = 16) -> int:
+    """Items per task so that each worker still gets about ``tasks_per_worker`` tasks:
+    ``ceil(items / (workers * tasks_per_worker))`` (1 for short runs). Many tasks per worker
+    keep the tail of the run balanced; fewer, larger tasks pay the per-task overhead less."""
+    return max(1, math.ceil(items / (max(workers, 1) * tasks_per_worker)))
 
 
 def _keys(keys: Sequence[str] | None, n: int, label: str) -> list[str]:
@@ -131,10 +195,8 @@ class LocalExecutor(Executor):
     def workers(self) -> int:
         return self.jobs
 
-    def run(self, fn: Callable[[Any], Any], items: Sequence[Any],
-            keys: Sequence[str] | None = None, on_result: OnResult | None = None,
-            label: str = "task") -> list[Any]:
-        names = _keys(keys, len(items), label)
+    def _run(self, fn: Callable[[Any], Any], items: list[Any], names: list[str],
+             on_result: OnResult | None) -> list[Any]:
         results: list[Any] = [None] * len(items)
         if self.jobs == 1 or len(items) <= 1:
             for i, item in enumerate(items):
@@ -181,7 +243,8 @@ class DaskExecutor(Executor):
 
     Args:
         local_workers: start a ``LocalCluster`` of this many worker processes on 127.0.0.1
-            (one thread each, ``distributed.worker.daemon: False``), closed with the executor.
+            (one thread each, ``distributed.worker.daemon: False``, glibc's own malloc
+            trimming), closed with the executor.
         address: connect to the scheduler at ``tcp://HOST:PORT``.
         scheduler_file: connect to the scheduler described by this JSON file (``dask
             scheduler --scheduler-file``, dask-jobqueue's ``SLURMCluster`` ...).
@@ -210,9 +273,14 @@ class DaskExecutor(Executor):
             # the grading sandbox forks inside each worker, so no daemonic workers; each
             # nanny reads the flag whenever it (re)starts its worker: keep it set meanwhile.
             # Saturation 1: a worker holds only the task it runs, so a task that kills it
-            # takes no queued bystander's allowed failures along
-            self._config = dask.config.set({"distributed.worker.daemon": False,
-                                            "distributed.scheduler.worker-saturation": 1.0})
+            # takes no queued bystander's allowed failures along. No MALLOC_TRIM_THRESHOLD_
+            # (the nanny's default 65536): setting it turns off glibc's dynamic mmap
+            # threshold, so every array over 128 KiB is a fresh mmap, page-faulted anew
+            # (a width-256 sweep point: 3x the page faults, 1.5x the time of this process)
+            self._config = dask.config.set({
+                "distributed.worker.daemon": False,
+                "distributed.scheduler.worker-saturation": 1.0,
+                "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None})
             self._config.__enter__()
             try:
                 self.cluster = distributed.LocalCluster(
@@ -258,11 +326,9 @@ class DaskExecutor(Executor):
         """The scheduler's ``distributed.scheduler.allowed-failures``."""
         return int(self.client.run_on_scheduler(_allowed_failures))
 
-    def run(self, fn: Callable[[Any], Any], items: Sequence[Any],
-            keys: Sequence[str] | None = None, on_result: OnResult | None = None,
-            label: str = "task") -> list[Any]:
+    def _run(self, fn: Callable[[Any], Any], items: list[Any], names: list[str],
+             on_result: OnResult | None) -> list[Any]:
         distributed = require_distributed()
-        names = _keys(keys, len(items), label)
         index = {name: i for i, name in enumerate(names)}
         results: list[Any] = [None] * len(items)
         recorded: set[int] = set()

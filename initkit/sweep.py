@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from .errors import DataError, InitkitError, SimulationError, TheoryWarning
-from .executors import Executor, Failure, LocalExecutor
+from .executors import Executor, Failure, LocalExecutor, chunksize_for
 
 #: Columns of the aggregated table, in order.
 COLUMNS = ("activation", "init", "sigma_w2", "sigma_b2", "depth", "width", "seeds", "failed",
@@ -169,13 +169,25 @@ def _weights(point: GridPoint, rng: np.random.Generator, init: Any) -> np.ndarra
     return w * math.sqrt(point.sigma_w2 / (n * second))
 
 
+_BLAS: Any = None
+
+
+def _one_blas_thread() -> Any:
+    """A context with BLAS on one thread. The library scan (threadpoolctl reads the process's
+    memory map: a few ms, more than a small grid point costs) is done once per process."""
+    global _BLAS
+    if _BLAS is None:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS = ThreadpoolController()
+    return _BLAS.limit(limits=1)
+
+
 def measure(point: GridPoint) -> Measurement:
     """Simulate one grid point and measure q*, chi_1 and chi_c (see the module docstring).
 
     Pure: the same point gives the same bits, on any executor.
     """
-    from threadpoolctl import threadpool_limits
-
     from .registry import get_activation, get_initializer
 
     act = get_activation(point.activation)
@@ -187,7 +199,7 @@ def measure(point: GridPoint) -> Measurement:
     chi_c = np.empty(depth)
     corr = np.empty(depth)
     weights, slopes = [], []
-    with threadpool_limits(1), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+    with _one_blas_thread(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         out = x
         for layer in range(depth):
             w = _weights(point, rng, init)
@@ -308,11 +320,15 @@ def aggregate(points: Sequence[GridPoint], measurements: Sequence[Measurement | 
 
 
 def run_sweep(points: Sequence[GridPoint], executor: Executor | None = None,
-          on_result: Callable[[int, Any], None] | None = None) -> SweepResult:
+              on_result: Callable[[int, Any], None] | None = None,
+              chunksize: int | None = None) -> SweepResult:
     """Measure every grid point and compute the theory per (activation, sigma_w^2,
     sigma_b^2), both on ``executor`` (default: this process); aggregate into the table.
 
-    ``on_result(done, total)`` is called as each task (a point or a theory cell) completes.
+    ``on_result(done, total)`` is called as each point or theory cell completes.
+    ``chunksize`` of them share a task (default :func:`~initkit.executors.chunksize_for` the
+    executor's workers): grid points are trusted code, so a chunk only amortizes the
+    engine's per-task overhead, and results are the same bits whatever the chunking.
     """
     executor = executor or LocalExecutor(1)
     points = list(points)
@@ -326,11 +342,14 @@ def run_sweep(points: Sequence[GridPoint], executor: Executor | None = None,
         if on_result:
             on_result(done, total)
 
-    # one run for both kinds of task: no barrier between them, so no worker idles
-    keys = [f"theory-{a}-w{w!r}-b{b!r}" for a, w, b in cells] + [p.key for p in points]
-    values = executor.run(sweep_task, [*cells, *points], keys=keys, on_result=tick,
-                          label="sweep")
-    theory_values, measurements = values[:len(cells)], values[len(cells):]
+    # one run for both kinds of task: no barrier between them, so no worker idles; the
+    # cheap theory cells last, where they even out the workers' finishing times
+    keys = [p.key for p in points] + [f"theory-{a}-w{w!r}-b{b!r}" for a, w, b in cells]
+    if chunksize is None:
+        chunksize = chunksize_for(total, executor.workers)
+    values = executor.run(sweep_task, [*points, *cells], keys=keys, on_result=tick,
+                          label="sweep", chunksize=chunksize)
+    measurements, theory_values = values[:len(points)], values[len(points):]
     theory = dict(zip(cells, theory_values, strict=True))
     return SweepResult(points=points, measurements=measurements,
                        table=aggregate(points, measurements, theory))

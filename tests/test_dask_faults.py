@@ -92,13 +92,15 @@ class KillOneWorker:
             self.killed, self.count_at_kill = address, self.count
 
 
-def test_sweep_survives_a_killed_worker(cluster):
-    """A sweep with one worker SIGKILLed mid-run: each point one result, the local one."""
+@pytest.mark.parametrize("chunksize", [1, 3])
+def test_sweep_survives_a_killed_worker(cluster, chunksize):
+    """A sweep with one worker SIGKILLed mid-run: each point one result, the local one
+    (with 3 points a task, the lost task's points are all rerun elsewhere)."""
     points = make_grid("tanh", [1.0, 1.5, 2.0, 2.5, 3.0, 3.5], [0.0, 0.2], [30], [256],
                        seeds=1, batch=64)
     local = run_sweep(points)
     kill = KillOneWorker(cluster, after=2)
-    remote = run_sweep(points, cluster, on_result=kill)
+    remote = run_sweep(points, cluster, on_result=kill, chunksize=chunksize)
     assert kill.killed is not None and kill.count_at_kill < len(points)
     assert kill.count == len(points) + len(remote.table)  # every task reported once
     assert all(isinstance(m, Measurement) for m in remote.measurements)

@@ -10,7 +10,13 @@ import pytest
 from click.testing import CliRunner
 
 from initkit.errors import InitkitError
-from initkit.executors import DaskExecutor, Failure, LocalExecutor, from_flags
+from initkit.executors import (
+    DaskExecutor,
+    Failure,
+    LocalExecutor,
+    chunksize_for,
+    from_flags,
+)
 
 
 def square(x: int) -> int:
@@ -54,6 +60,29 @@ def test_local_executor_returns_each_result_once_in_order(jobs):
     assert sorted(seen) == [0, 1, 2, 3]
 
 
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_items_sharing_a_task_keep_their_own_results_and_failures(jobs):
+    """chunksize 2: the same results as one item a task; an exception fails its item only,
+    under that item's key; on_result still comes once per item."""
+    items = [3, -1, 4, 5, -2]
+    seen = []
+    with LocalExecutor(jobs) as ex:
+        one = ex.run(square, items, keys=list("abcde"))
+        two = ex.run(square, items, keys=list("abcde"), chunksize=2,
+                     on_result=lambda i, v: seen.append(i))
+    assert [v for v in two if not isinstance(v, Failure)] == [9, 16, 25]
+    assert [(type(a), getattr(a, "reason", a)) for a in one] \
+        == [(type(b), getattr(b, "reason", b)) for b in two]
+    assert two[1].key.endswith("-1-b") and two[4].key.endswith("-4-e")
+    assert sorted(seen) == [0, 1, 2, 3, 4]
+
+
+def test_chunksize_leaves_each_worker_many_tasks():
+    """ceil(items / (workers * 16)): short runs stay one item a task."""
+    assert [chunksize_for(n, w) for n, w in [(10, 2), (32, 2), (33, 2), (156, 2), (401, 1),
+                                              (0, 4), (50, 0)]] == [1, 1, 2, 5, 26, 1, 4]
+
+
 def test_dask_keeps_identical_items_apart_and_in_order(dask_executor):
     """Two identical items are two tasks (explicit keys, not pure=True): two results."""
     seen = []
@@ -80,6 +109,18 @@ def test_a_task_that_kills_its_workers_ends_as_a_failure(dask_executor):
     assert "allowed-failures = 1" in out[1].reason
 
 
+def test_a_chunk_whose_worker_dies_fails_each_of_its_items(dask_executor):
+    """An item that kills its workers takes its chunk-mates with it (each a Failure saying
+    so: why grading never shares a task), and the other chunks complete."""
+    out = dask_executor.run(die_on, ["a", "die", "b", "c", "d"], chunksize=2)
+    assert out[2:] == ["b", "c", "d"]
+    assert all(isinstance(f, Failure) for f in out[:2])
+    assert [f.key.rsplit("-", 2)[1:] for f in out[:2]] == [["0", "0"], ["1", "1"]]
+    for failure in out[:2]:
+        assert "died 2 time(s)" in failure.reason
+        assert failure.reason.endswith("(a task of 2 items: all of them failed with it)")
+
+
 def test_ctrl_c_cancels_the_runs_tasks(dask_executor):
     """KeyboardInterrupt in the client propagates and leaves no task on the scheduler."""
     def interrupt(index, value):
@@ -103,6 +144,13 @@ def test_kit_started_workers_are_not_daemonic(dask_executor):
     """Workers the kit starts may fork (distributed.worker.daemon is False for them)."""
     assert dask_executor.daemonic() == []
     assert dask_executor.allowed_failures() == 1
+
+
+def test_kit_started_workers_keep_glibcs_own_malloc_trimming(dask_executor):
+    """No MALLOC_TRIM_THRESHOLD_ in the workers (the nanny's default would make every large
+    array a fresh, page-faulted mmap)."""
+    trims = dask_executor.client.run(os.environ.get, "MALLOC_TRIM_THRESHOLD_")
+    assert len(trims) == 2 and set(trims.values()) == {None}
 
 
 def test_without_dask_a_dask_flag_is_one_line_naming_the_extra(monkeypatch, tmp_path):

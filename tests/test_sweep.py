@@ -71,6 +71,10 @@ def test_a_point_depends_on_itself_only():
     assert forward == backward
     assert forward[5] == alone
     assert points[5].seed == 1 and forward[4] != forward[5]  # seeds differ, so do numbers
+    with LocalExecutor(2) as ex:  # points sharing tasks (3 a task): the same bits
+        chunked = run_sweep(points, ex, chunksize=3)
+    assert chunked.measurements == forward
+    assert repr(chunked.table) == repr(run_sweep(points).table)
 
 
 def test_table_round_trips_bit_for_bit(tmp_path):
