@@ -54,6 +54,20 @@ def test_measured_q_chi_and_xi_agree_with_mean_field_theory(sigma_w2):
         assert abs(row[name] - value) < 4 * row[f"{name}_se"], (name, row[name], value)
 
 
+@pytest.mark.parametrize("activation,sigma_w2,sigma_b2,per_layer", [
+    ("relu", 2.5, 0.1, 1.25),  # q grows without bound; the gradient by sigma_w^2 / 2 a layer
+    ("leaky_relu", 3.0, 0.0, 3.0 * (1 + 0.01**2) / 2)])  # slope 0.01
+def test_chi_1_without_a_fixed_point_is_measured_too(activation, sigma_w2, sigma_b2,
+                                                      per_layer):
+    """ReLU-like nets beyond sigma_w^2 = 2 have no q*, yet a chi_1: the measured gradient
+    growth over 8 seeds is within 4 standard errors of sigma_w^2 (1 + a^2) / 2."""
+    (row,) = run_sweep(make_grid(activation, [sigma_w2], [sigma_b2], [20], [256],
+                                 seeds=8)).table
+    assert row["chi_1_theory"] == per_layer and row["q_star_theory"] == math.inf
+    assert 0 < row["chi_1_se"] < 0.05 * per_layer
+    assert abs(row["chi_1"] - per_layer) < 4 * row["chi_1_se"], row
+
+
 def test_ordered_and_chaotic_phases_are_told_apart():
     """chi_1 < 1 left of the edge of chaos and > 1 right of it, as measured."""
     table = run_sweep(make_grid("tanh", [1.2, 2.6], [0.05], [20], [128], seeds=2)).table

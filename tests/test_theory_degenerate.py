@@ -28,8 +28,14 @@ def test_divergence_is_inf_with_a_warning(activation, sigma_w2, sigma_b2):
     with pytest.warns(TheoryWarning, match="depth scales do not exist"):
         xi_q, xi_c = theory.depth_scales(activation, sigma_w2, sigma_b2)
     assert math.isnan(xi_q) and math.isnan(xi_c)
-    with pytest.warns(TheoryWarning, match="chi_1 at q\\* does not exist"):
-        assert math.isnan(theory.chi1(activation, sigma_w2, sigma_b2))
+    if activation == "gelu":  # phi' depends on q: no q*, no chi_1
+        with pytest.warns(TheoryWarning, match="chi_1 at q\\* does not exist"):
+            assert math.isnan(theory.chi1(activation, sigma_w2, sigma_b2))
+    else:  # relu and linear: phi' is scale-free, so chi_1 = sigma_w^2 E[phi'^2] at any q
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            expected = sigma_w2 * (0.5 if activation == "relu" else 1.0)
+            assert theory.chi1(activation, sigma_w2, sigma_b2) == expected
 
 
 def test_relu_keeps_every_q_at_sigma_w2_two():

@@ -40,6 +40,9 @@ Q_FLOOR = 1e-200
 class Numeric:
     """Every expectation by quadrature (any activation with phi and phi')."""
 
+    #: E[phi'(u)^2] depends on q (see :class:`LeakyReLU` for the families where it does not).
+    scale_free = False
+
     def __init__(self, phi: Callable[[np.ndarray], np.ndarray],
                  dphi: Callable[[np.ndarray], np.ndarray]):
         self.phi, self.dphi = phi, dphi
@@ -78,7 +81,12 @@ class LeakyReLU:
         pair = q (A^2 c + B^2 (2/pi)(sqrt(1 - c^2) + c arcsin c)),
         dpair = A^2 + B^2 (2/pi) arcsin c,   phi2 = q (1 + a^2) / 2,
         dphi2 = slope = (1 + a^2) / 2.
+
+    phi is positively homogeneous (phi(k x) = k phi(x) for k > 0), so phi' does not depend
+    on the scale of its input: dphi2 and dpair hold for every q, q -> inf included.
     """
+
+    scale_free = True
 
     def __init__(self, a: float):
         self.a = float(a)
@@ -131,6 +139,7 @@ class SELU:
     """
 
     lam, alpha = builtin.SELU_SCALE, builtin.SELU_ALPHA
+    scale_free = False
 
     def _m(self, k: float, q: float) -> float:
         return 0.5 * float(erfcx(k * math.sqrt(q / 2)))

@@ -5,7 +5,8 @@ roots of map(x) - x found by bracketing (``scipy.optimize.brentq``), never by it
 a tolerance: near a critical point the iteration crawls (tanh at sigma_w^2 = 1 falls like
 1/(2l)) and stops at max_iter far from the answer. Degenerate cases are explicit: q that
 grows without bound gives ``inf`` (fixed point) or ``nan`` (what needs one) with a
-``TheoryWarning`` saying so; a critical point gives an infinite depth scale with a warning;
+``TheoryWarning`` saying so (chi_1 of ReLU-like activations needs none: their phi' does not
+depend on q); a critical point gives an infinite depth scale with a warning;
 an edge of chaos that does not exist raises ``TheoryError``.
 """
 
@@ -137,12 +138,17 @@ def chi1(activation: str | Activation, sigma_w2: float, sigma_b2: float = 0.0,
     """chi_1 = sigma_w^2 E[phi'(sqrt(q) z)^2], at the fixed point q* unless ``q`` is given.
 
     The per-layer factor by which the backward gradient variance grows (> 1) or shrinks
-    (< 1). ``nan`` with a ``TheoryWarning`` when there is no fixed point (q diverges).
+    (< 1). Where q diverges (no fixed point): for ReLU, leaky ReLU and linear, whose phi' does
+    not depend on q, chi_1 = sigma_w^2 (1 + a^2) / 2 still holds at every layer (He et al.
+    2015: the gradient grows by sigma_w^2 / 2 per ReLU layer); for any other activation it is
+    ``nan`` with a ``TheoryWarning``.
     """
     forms = forms_for(activation, act_params)
     if q is None:
         q = solve_fixed_point(forms, sigma_w2, sigma_b2)
         if math.isinf(q):
+            if forms.scale_free:
+                return sigma_w2 * forms.dphi2(1.0)
             _diverges(activation, sigma_w2, sigma_b2, "chi_1 at q* does not exist")
             return math.nan
     return sigma_w2 * forms.dphi2(q)
