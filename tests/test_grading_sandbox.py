@@ -3,6 +3,7 @@
 import os
 import random
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -243,3 +244,37 @@ def test_child_has_no_network():
         sb.start()
         errors = Submission(sb).get("errors")
     assert "connected" not in errors and len(errors) == 2
+
+
+@pytest.mark.parametrize("prewarm", [True, False], ids=["template", "fresh"])
+def test_each_pipe_is_closed_once_while_another_thread_opens_files(prewarm):
+    """A Dask worker opens sockets on other threads while it grades. The sandbox closes each
+    of its fds once, so it never closes another thread's file that took a freed number (nor
+    that thread, closing its own, one of the sandbox's pipes)."""
+    stop = threading.Event()
+    errors: list[str] = []
+
+    def churn() -> None:
+        while not stop.is_set():
+            try:
+                r, w = os.pipe()
+                os.set_blocking(r, False)
+                os.write(w, b"x")
+                if os.read(r, 1) != b"x":
+                    errors.append("another file's byte")
+                os.close(r)
+                os.close(w)
+            except OSError as exc:
+                errors.append(repr(exc))
+
+    thread = threading.Thread(target=churn, daemon=True)
+    thread.start()
+    try:
+        for i in range(6):
+            with Sandbox([f"x = {i} + 1"], prewarm=prewarm) as sb:
+                sb.start()
+                assert Submission(sb).get("x") == i + 1
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert errors == []

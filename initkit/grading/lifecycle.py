@@ -75,23 +75,27 @@ def spawn(plan: dict, python: str, workdir: Path, env: dict[str, str], prewarm: 
 
 def _from_template(plan: dict, python: str, workdir: Path, env: dict[str, str], req_r: int,
                    rep_w: int):
-    """Fork the child from this process's pre-warmed template (:mod:`.zygote`)."""
+    """Fork the child from this process's pre-warmed template (:mod:`.zygote`).
+
+    ``req_r`` and ``rep_w`` stay the caller's to close; the output pipes are made here, their
+    read ends handed to the child's handle and their write ends closed here, each fd once.
+    """
     from .zygote import get_zygote
 
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
+    stdout, stderr = os.fdopen(out_r, "rb", buffering=0), os.fdopen(err_r, "rb", buffering=0)
     try:
         zygote = get_zygote(python, template_env())
         return zygote.spawn(plan, str(workdir), env, [req_r, rep_w, out_w, err_w],
-                            os.fdopen(out_r, "rb", buffering=0),
-                            os.fdopen(err_r, "rb", buffering=0))
+                            stdout, stderr)
     except OSError:
-        for fd in (out_r, err_r, out_w, err_w):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        stdout.close()
+        stderr.close()
         raise
+    finally:  # the template holds its own copies (or failed)
+        os.close(out_w)
+        os.close(err_w)
 
 
 def kill(proc, confined: bool) -> None:

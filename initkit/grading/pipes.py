@@ -92,12 +92,11 @@ class Channel:
         return alive
 
     def close(self) -> None:
-        """Close every end this side holds."""
+        """Close every end this side still holds (each once: -1 marks a closed one)."""
         for fd in (self.request_w, self.reply_r):
-            try:
+            if fd >= 0:
                 os.close(fd)
-            except OSError:
-                pass
+        self.request_w = self.reply_r = -1
         for fh in self._files:
             try:
                 fh.close()

@@ -207,12 +207,9 @@ class Sandbox:
                 os.close(fd)
             self._close_process()
             raise
-        finally:
-            for fd in (req_r, rep_w):
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+        finally:  # the child has its copies: ours are closed here, and only here
+            os.close(req_r)
+            os.close(rep_w)
         self._channel = Channel(req_w, rep_r, self.proc.stdout, self.proc.stderr,
                                 self.stdout, self.stderr, self.limits.message_bytes)
         self._heard = False

@@ -90,11 +90,11 @@ class Zygote:
     def spawn(self, plan: dict, cwd: str, env: dict[str, str], fds: list[int],
               stdout, stderr) -> ZygoteChild:
         """Fork a confined child; ``fds`` = request read end, reply write end, stdout and
-        stderr write ends (closed here once sent)."""
+        stderr write ends. The template receives copies of them: the caller still owns
+        these and closes them (only the owner closes an fd: a second close would hit
+        whichever file another thread opened under the same number meanwhile)."""
         msg = json.dumps({"plan": plan, "cwd": cwd, "env": env}).encode()
         socket.send_fds(self.sock, [msg], fds)
-        for fd in fds:
-            os.close(fd)
         while True:
             reply = self._recv(timeout=30)
             if reply is None:
