@@ -19,9 +19,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/initkit demo
 
-# one pytest process per core (pytest-xdist; tests/conftest.py says how the suite is grouped)
+# one pytest process per core (pytest-xdist): each test module on one process, its fixtures built once
 test: $(STAMP)
-	$(BIN)/python -m pytest -n auto --dist loadgroup
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 # JupyterLab on the student notebooks, from the kit's own environment (LAB_ARGS=--no-browser ...);
 # Jupyter refuses to start as root unless told, so root gets --allow-root
