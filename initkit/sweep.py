@@ -31,6 +31,7 @@ theory's value.
 from __future__ import annotations
 
 import csv
+import functools
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -169,18 +170,18 @@ def _weights(point: GridPoint, rng: np.random.Generator, init: Any) -> np.ndarra
     return w * math.sqrt(point.sigma_w2 / (n * second))
 
 
-_BLAS: Any = None
+@functools.cache
+def _blas_controller() -> Any:
+    """This process's threadpoolctl controller: its library scan (a read of the process's
+    memory map: a few ms, more than a small grid point costs) is done once per process."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 def _one_blas_thread() -> Any:
-    """A context with BLAS on one thread. The library scan (threadpoolctl reads the process's
-    memory map: a few ms, more than a small grid point costs) is done once per process."""
-    global _BLAS
-    if _BLAS is None:
-        from threadpoolctl import ThreadpoolController
-
-        _BLAS = ThreadpoolController()
-    return _BLAS.limit(limits=1)
+    """A context with BLAS on one thread."""
+    return _blas_controller().limit(limits=1)
 
 
 def measure(point: GridPoint) -> Measurement:
