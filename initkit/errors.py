@@ -113,3 +113,32 @@ class ConfinementUnavailable(SandboxError):
 
 class CourseError(InitkitError):
     """A course folder, exercise slug or notebook that the course tooling cannot use."""
+
+
+class PluginCallError(PluginError):
+    """A plugin's function raised while initkit called it.
+
+    The message names the plugin, the item (initializer or activation), the call with its
+    arguments (the requested shape, the keyword parameters) and the innermost frame of the
+    plugin's own code (``file:line``); the original exception is ``__cause__``. Raised as a
+    subclass that also derives from the original exception's type where Python allows it,
+    so ``except ValueError`` around an initializer call keeps working.
+    """
+
+
+class MissingExtra(InitkitError, ImportError):
+    """An optional dependency is not installed: ``what`` needs ``package``, which the extra
+    ``initkit[extra]`` brings. One line says which: "WHAT needs PACKAGE: pip install
+    'initkit[EXTRA]'". (The arguments stay in ``args``, so it pickles, e.g. across Dask.)"""
+
+    def __init__(self, what: str, package: str, extra: str) -> None:
+        super().__init__(what, package, extra)
+        self.what, self.package, self.extra = what, package, extra
+
+    def __str__(self) -> str:
+        return f"{self.what} needs {self.package}: pip install 'initkit[{self.extra}]'"
+
+
+class CourseWarning(UserWarning):
+    """A course is usable but something an instructor meant is left out (e.g. a source
+    notebook without graders is not part of the course); the message says what to add."""

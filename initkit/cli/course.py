@@ -2,14 +2,46 @@
 
 ``initkit course init DIR`` writes the course (:func:`initkit.course.setup.init_course`);
 ``initkit course release`` regenerates the kit's ``exercises/`` from ``solutions/`` with
-nbgrader (what maintainers run after editing a source notebook).
+nbgrader (what maintainers run after editing a source notebook), after the cheap checks of
+``initkit course validate`` (:mod:`initkit.course.validate`), which also runs the reference
+and the blank release in the sandbox.
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import click
+
+from ..errors import CourseError
+
+
+def _echo_warnings(caught: list[warnings.WarningMessage]) -> None:
+    for w in caught:
+        click.echo(f"warning: {w.message}", err=True)
+
+
+def _validated(kit: Path | None, slugs: list[str], full: bool) -> list[str]:
+    """Validate ``slugs`` (default: every exercise); print each problem; their slugs.
+
+    Raises:
+        CourseError: some exercise has a problem (after printing every one of them).
+    """
+    from ..course.catalog import exercises, kit_root
+    from ..course.validate import problems
+
+    root = Path(kit) if kit else kit_root()
+    slugs = slugs or [e.slug for e in exercises(root)]
+    bad = 0
+    for slug in slugs:
+        found = problems(root, slug, full=full)
+        for problem in found:
+            click.echo(f"{slug}: {problem}", err=True)
+        bad += bool(found)
+    if bad:
+        raise CourseError(f"{bad} exercise(s) need fixing (see above)")
+    return slugs
 
 
 @click.group("course")
@@ -23,14 +55,18 @@ def course() -> None:
               default=None, help="The kit checkout with solutions/ and graders/ "
               "[default: found from here or next to the installed package].")
 @click.option("--exercise", "slugs", multiple=True, metavar="SLUG",
-              help="Only these exercises (repeatable) [default: all five].")
+              help="Only these exercises (repeatable) [default: every exercise with a "
+                   "source notebook and graders].")
 @click.option("--cell-timeout", type=click.IntRange(min=1), default=60, show_default=True,
               help="nbgrader's per-cell timeout in seconds.")
 def init(directory: Path, kit: Path | None, slugs: tuple[str, ...], cell_timeout: int) -> None:
     """Create an nbgrader course in DIRECTORY: sources, hidden graders, safe settings."""
     from ..course.setup import init_course
 
-    made = init_course(directory, kit, list(slugs) or None, cell_timeout=cell_timeout)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        made = init_course(directory, kit, list(slugs) or None, cell_timeout=cell_timeout)
+    _echo_warnings(caught)
     click.echo(f"course in {directory}: {', '.join(made)}")
     click.echo(f"next: cd {directory} && nbgrader generate_assignment {made[0]}")
 
@@ -41,11 +77,28 @@ def init(directory: Path, kit: Path | None, slugs: tuple[str, ...], cell_timeout
 @click.option("--exercise", "slugs", multiple=True, metavar="SLUG",
               help="Only these exercises (repeatable).")
 def release(kit: Path | None, slugs: tuple[str, ...]) -> None:
-    """Regenerate exercises/<slug>.ipynb from solutions/ with nbgrader generate_assignment."""
+    """Regenerate exercises/<slug>.ipynb from solutions/ with nbgrader generate_assignment
+    (after the cheap checks of `initkit course validate`)."""
     from ..course.setup import refresh_exercises
 
-    for path in refresh_exercises(kit, list(slugs) or None):
+    checked = _validated(kit, list(slugs), full=False)
+    for path in refresh_exercises(kit, checked):
         click.echo(f"wrote {path}")
+
+
+@course.command("validate")
+@click.argument("slugs", nargs=-1, metavar="[SLUG]...")
+@click.option("--kit", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              default=None, help="The kit checkout [default: found from here].")
+@click.option("--quick", is_flag=True,
+              help="Only the checks that run no notebook (markers, points, hidden blocks).")
+def validate(slugs: tuple[str, ...], kit: Path | None, quick: bool) -> None:
+    """Check exercises for an author's mistakes: every marker's grade_id is an autograded
+    cell, each cell's points equal its checks' markers, every cell has checks, the release
+    is up to date, and in the sandbox the reference gets full marks and the blank release 0.
+    """
+    for slug in _validated(kit, list(slugs), full=not quick):
+        click.echo(f"{slug}: ok")
 
 
 COMMANDS = [course]

@@ -1,8 +1,8 @@
 """The course around the lesson: exercise slugs, nbgrader set-up, checks students can read.
 
-- :mod:`.catalog`: the five exercises (one slug each, used for ``solutions/<slug>.ipynb``,
-  ``exercises/<slug>.ipynb``, ``graders/<slug>/`` and the nbgrader assignment) and where a
-  kit checkout keeps them.
+- :mod:`.catalog`: the exercises, read from the folders (one slug each, used for
+  ``solutions/<slug>.ipynb``, ``exercises/<slug>.ipynb``, ``graders/<slug>/`` and the
+  nbgrader assignment) and where a kit checkout keeps them.
 - :mod:`.checks`: the helpers visible tests use, each failure one sentence that names the
   usual mistake it recognises (:func:`~initkit.course.checks.diagnose`).
 - :mod:`.bridge`: what an nbgrader autograder cell's hidden block calls: it runs the hidden
@@ -17,7 +17,7 @@ No hidden check lives in this package: the graders stay in the instructor's ``gr
 from __future__ import annotations
 
 from .bridge import hidden_checks
-from .catalog import EXERCISES, LESSON, Exercise, exercise
+from .catalog import LESSON, Exercise, exercise, exercises
 from .checks import (
     CheckFailed,
     check_close,
@@ -38,5 +38,13 @@ __all__ = [
     "check_variance",
     "diagnose",
     "exercise",
+    "exercises",
     "hidden_checks",
 ]
+
+
+def __getattr__(name: str):
+    """``EXERCISES``: the kit checkout's exercises, read from its folders when asked for."""
+    if name == "EXERCISES":
+        return exercises()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

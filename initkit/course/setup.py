@@ -11,7 +11,11 @@ run, :mod:`.bridge`) and an ``nbgrader_config.py`` that:
 - keeps nbgrader's restoring of missing or edited locked and test cells from the source
   (``OverwriteCells``, on by default) and says so;
 - strips hidden test blocks from generated feedback (nbgrader shows them by design, #917);
-- points ``INITKIT_GRADERS`` at the course's ``graders/`` for the hidden blocks.
+- scores every autograded test cell from ``initkit grade``'s sandbox, not from the student's
+  kernel (:class:`~initkit.course.trusted.SandboxGrades`, just before nbgrader's
+  ``SaveAutoGrades``), so a notebook that patches the checks in its kernel earns nothing;
+- points ``INITKIT_GRADERS`` at the course's ``graders/`` for the hidden blocks (run in the
+  kernel only where the course config is not loaded, e.g. a notebook opened in Jupyter).
 
 ``nbgrader generate_assignment <slug>`` in that folder then writes ``release/<slug>/`` equal
 to the kit's ``exercises/<slug>.ipynb`` (:func:`release_notebook`; a test keeps them equal).
@@ -23,10 +27,11 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
-from ..errors import CourseError
-from .catalog import kit_root
+from ..errors import CourseError, CourseWarning
+from .catalog import exercises, incomplete, kit_root
 
 NBGRADER_CONFIG = '''\
 # nbgrader settings written by `initkit course init` (safe defaults for the lesson's exercises)
@@ -37,6 +42,10 @@ c = get_config()  # noqa: F821 - nbgrader's config loader provides it
 HERE = Path(__file__).resolve().parent
 c.CourseDirectory.root = str(HERE)
 c.CourseDirectory.db_url = f"sqlite:///{HERE / 'gradebook.db'}"
+# The exchange (release_assignment, fetch, submit, collect) inside the course folder, so
+# formgrader and the assignment list find it without a system-wide /srv/nbgrader/exchange.
+c.CourseDirectory.course_id = {course_id}
+c.Exchange.root = str(HERE / "exchange")
 
 # The hidden block of each autograder cell runs graders/<slug>/ (initkit.course.bridge).
 os.environ["INITKIT_GRADERS"] = str(HERE / "graders")
@@ -62,13 +71,21 @@ from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades  # noqa: E402
 
 c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+
+# Points come from outside the student's kernel: each autograded test cell is scored by
+# `initkit grade` (the sandbox), just before nbgrader saves the scores; the kernel's own run
+# of the hidden checks would be thrown away, so the hidden blocks skip it.
+from nbgrader.converters import Autograde  # noqa: E402
+from nbgrader.preprocessors import SaveAutoGrades  # noqa: E402
+
+from initkit.course.trusted import SKIP_ENV, SKIP_VALUE, SandboxGrades  # noqa: E402
+
+_steps = list(Autograde.class_traits()["autograde_preprocessors"].default())
+_steps.insert(_steps.index(SaveAutoGrades), SandboxGrades)
+c.Autograde.autograde_preprocessors = _steps
+c.SandboxGrades.graders = str(HERE / "graders")
+os.environ[SKIP_ENV] = SKIP_VALUE
 '''
-
-
-def exercise_slugs(kit: Path) -> list[str]:
-    """Slugs that have both a source notebook and graders in the kit checkout."""
-    return sorted(p.stem for p in (kit / "solutions").glob("*.ipynb")
-                  if (kit / "graders" / p.stem).is_dir())
 
 
 def init_course(dest: Path, kit: Path | None = None, slugs: list[str] | None = None,
@@ -83,9 +100,15 @@ def init_course(dest: Path, kit: Path | None = None, slugs: list[str] | None = N
 
     Raises:
         CourseError: an unknown slug or an unusable destination.
+
+    Warns:
+        CourseWarning: an exercise of the kit is only half there (a source without graders,
+            graders without a source): it is left out, and the warning says what to add.
     """
     kit = Path(kit) if kit else kit_root()
-    known = exercise_slugs(kit)
+    for problem in incomplete(kit):
+        warnings.warn(f"{problem}; it is not part of the course", CourseWarning, stacklevel=2)
+    known = [e.slug for e in exercises(kit)]
     slugs = list(slugs or known)
     unknown = [s for s in slugs if s not in known]
     if unknown:
@@ -104,7 +127,9 @@ def init_course(dest: Path, kit: Path | None = None, slugs: list[str] | None = N
             shutil.rmtree(graders)
         shutil.copytree(kit / "graders" / slug, graders,
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    config = NBGRADER_CONFIG.replace("{cell_timeout}", str(cell_timeout))
+    (dest / "exchange").mkdir(exist_ok=True)
+    config = (NBGRADER_CONFIG.replace("{cell_timeout}", str(cell_timeout))
+              .replace("{course_id}", repr(dest.resolve().name)))
     (dest / "nbgrader_config.py").write_text(config)
     return slugs
 

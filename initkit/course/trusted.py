@@ -1,0 +1,149 @@
+"""nbgrader's autograde with the sandbox's scores: the kernel runs the notebook, points come
+from outside it.
+
+Under a plain ``nbgrader autograde`` every hidden check runs in the student's own kernel, so
+one line in an answer cell (``initkit.course.hidden_checks = lambda *a, **k: None``) makes
+every hidden block print nothing, and nbgrader gives full credit to a cell without output.
+Nothing a submission's process computes may decide its points.
+
+:class:`SandboxGrades` is an nbgrader preprocessor that ``initkit course init`` puts into
+``c.Autograde.autograde_preprocessors`` just before ``SaveAutoGrades``. It takes the notebook
+nbgrader has sanitized (locked and test cells already restored from the source by
+``OverwriteCells``), grades that code with ``initkit grade`` (the sandbox: namespaces, the
+allow-list root, limits, the hidden graders run from a trusted process over a data-only
+pipe), and replaces the outputs of every autograded test cell by the sandbox's verdict: one
+line per check and the cell's points as the cell's value, which nbgrader's
+``determine_grade`` reads as partial credit. The kernel's own outputs of those cells (whatever
+the student's code printed or faked there) are dropped, so ``nbgrader autograde`` and
+``initkit grade`` give the same score per cell by construction. While it is configured,
+``initkit.course.hidden_checks`` skips the in-kernel checks (:data:`SKIP_ENV`): their result
+would be thrown away.
+
+A submission the sandbox cannot grade (the kit's or the machine's failure, status ``error``)
+raises :class:`~initkit.errors.CourseError`: nbgrader then records no score for that
+notebook and says so, rather than a zero the student did not earn.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from nbformat.notebooknode import NotebookNode, from_dict
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Bool, Float, Unicode
+
+from ..errors import CourseError
+from .bridge import SKIP_ENV, SKIP_VALUE
+
+__all__ = ["SKIP_ENV", "SKIP_VALUE", "SandboxGrades", "cell_verdicts", "grade_in_sandbox"]
+
+
+def autograded_test_cells(nb: NotebookNode) -> list[NotebookNode]:
+    """The code cells nbgrader scores from their output (grade and not solution)."""
+    return [c for c in nb.cells if c.cell_type == "code"
+            and c.get("metadata", {}).get("nbgrader", {}).get("grade")
+            and not c.metadata.nbgrader.get("solution")]
+
+
+def initkit_command() -> list[str]:
+    """The ``initkit`` command of this environment (nbgrader runs from the kit's venv)."""
+    exe = Path(sys.executable).with_name("initkit")
+    if exe.exists():
+        return [str(exe)]
+    return [sys.executable, "-c", "from initkit.cli.main import main; main()"]
+
+
+def grade_in_sandbox(nb: NotebookNode, slug: str, student: str, graders: Path, *,
+                     timeout: float = 600, unconfined: bool = False) -> dict:
+    """Grade ``nb``'s code with ``initkit grade``; its ``results.json`` as a dict.
+
+    The notebook goes in nbgrader's own layout (``submitted/<student>/<slug>/``), so the
+    exercise comes from the instructor's side, never from the notebook's metadata.
+
+    Raises:
+        CourseError: ``initkit grade`` could not grade it (the message has its last lines).
+    """
+    with tempfile.TemporaryDirectory(prefix="initkit-autograde-") as tmp:
+        folder = Path(tmp) / "submitted" / (student or "student") / slug
+        folder.mkdir(parents=True)
+        clean = from_dict(json.loads(json.dumps(nb)))
+        for cell in clean.cells:
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
+        (folder / f"{slug}.ipynb").write_text(json.dumps(clean))
+        out = Path(tmp) / "out"
+        cmd = [*initkit_command(), "grade", str(Path(tmp) / "submitted"), "--graders",
+               str(graders), "--exercise", slug, "--out", str(out), "--jobs", "1",
+               "--no-progress"] + (["--unconfined"] if unconfined else [])
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise CourseError(f"initkit grade took more than {timeout:g} s for {student}'s "
+                              f"{slug}; raise c.SandboxGrades.timeout") from None
+        found = sorted(out.rglob("results.json"))
+        if proc.returncode != 0 or len(found) != 1:
+            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-6:])
+            raise CourseError(f"initkit grade could not grade {student}'s {slug} in the "
+                              f"sandbox (exit {proc.returncode}); nbgrader records no score "
+                              f"for it. Its last lines:\n{tail}")
+        return json.loads(found[0].read_text())
+
+
+def cell_verdicts(results: dict) -> dict[str, tuple[float, list[str]]]:
+    """grade_id -> (points earned, one line per check) from a ``results.json``."""
+    verdicts: dict[str, tuple[float, list[str]]] = {}
+    for test in results.get("tests", []):
+        extra = test.get("extra_data") or {}
+        if extra.get("manual") or not extra.get("grade_id"):
+            continue
+        score, lines = verdicts.get(extra["grade_id"], (0.0, []))
+        mark = "passed" if test["score"] >= test["max_score"] else "FAILED"
+        line = f"[{mark}] {test['name']} ({test['score']:g}/{test['max_score']:g})"
+        if test["score"] < test["max_score"] and test.get("output"):
+            line += f": {test['output']}"
+        verdicts[extra["grade_id"]] = (score + float(test["score"]), [*lines, line])
+    return verdicts
+
+
+def verdict_outputs(points: float, lines: list[str], execution_count) -> list[NotebookNode]:
+    """A test cell's outputs that carry the sandbox's verdict (text, then the points)."""
+    text = "graded in initkit's sandbox (the kernel's own output of this cell is not used):\n"
+    return [from_dict({"output_type": "stream", "name": "stdout",
+                       "text": text + "".join(f"{line}\n" for line in lines)}),
+            from_dict({"output_type": "execute_result", "execution_count": execution_count,
+                       "metadata": {}, "data": {"text/plain": f"{points:g}"}})]
+
+
+class SandboxGrades(NbGraderPreprocessor):
+    """Score every autograded test cell from ``initkit grade``'s sandbox, not the kernel."""
+
+    graders = Unicode(help="The course's graders/ folder (graders/<assignment>/test_*.py)."
+                      ).tag(config=True)
+    timeout = Float(600.0, help="Seconds for the whole sandboxed grading of one notebook."
+                    ).tag(config=True)
+    unconfined = Bool(False, help="Grade without namespaces where none can be set up "
+                      "(initkit grade --unconfined): only for code you trust.").tag(config=True)
+
+    def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
+        info = resources.get("nbgrader", {})
+        slug, student = info.get("assignment"), info.get("student")
+        graders = Path(self.graders)
+        if not slug or not (graders / slug).is_dir():
+            raise CourseError(f"no graders for assignment {slug!r} in {graders}: set "
+                              "c.SandboxGrades.graders to the course's graders/ folder")
+        results = grade_in_sandbox(nb, slug, student, graders, timeout=self.timeout,
+                                   unconfined=self.unconfined)
+        verdicts = cell_verdicts(results)
+        reason = "" if results.get("tests") else results.get("output", "not graded")
+        for cell in autograded_test_cells(nb):
+            grade_id = cell.metadata.nbgrader["grade_id"]
+            points, lines = verdicts.get(
+                grade_id, (0.0, [f"no check scored this cell: {reason or 'see the report'}"]))
+            cell.outputs = verdict_outputs(points, lines, cell.get("execution_count"))
+        self.log.info("%s/%s: scored in initkit's sandbox (%g points)", student, slug,
+                      sum(p for p, _ in verdicts.values()))
+        return nb, resources
