@@ -86,6 +86,24 @@ def release(kit: Path | None, slugs: tuple[str, ...]) -> None:
         click.echo(f"wrote {path}")
 
 
+@course.command("new")
+@click.argument("slug")
+@click.option("--title", default=None, help="The exercise's title (its first heading).")
+@click.option("--kit", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              default=None, help="The kit checkout [default: found from here].")
+def new(slug: str, title: str | None, kit: Path | None) -> None:
+    """Write a working skeleton of exercise SLUG: source notebook and graders, one check of
+    each kind, which releases, checks and grades as it is. Edit it, then release it."""
+    from ..course.catalog import kit_root
+    from ..course.new import new_exercise
+
+    root = Path(kit) if kit else kit_root()
+    for path in new_exercise(root, slug, title):
+        click.echo(f"wrote {path}")
+    click.echo(f"next: edit them, then initkit course release --exercise {slug} && "
+               f"initkit course validate {slug}")
+
+
 @course.command("validate")
 @click.argument("slugs", nargs=-1, metavar="[SLUG]...")
 @click.option("--kit", type=click.Path(file_okay=False, exists=True, path_type=Path),

@@ -171,6 +171,7 @@ def refresh_exercises(kit: Path | None = None, slugs: list[str] | None = None) -
     with tempfile.TemporaryDirectory(prefix="initkit-course-") as tmp:
         for slug in init_course(Path(tmp), kit, slugs):
             target = kit / "exercises" / f"{slug}.ipynb"
+            target.parent.mkdir(exist_ok=True)
             shutil.copy2(release_notebook(Path(tmp), slug), target)
             written.append(target)
     return written
