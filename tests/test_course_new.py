@@ -57,7 +57,8 @@ def test_the_skeleton_has_one_check_of_each_kind_and_is_titled(kit):
     from initkit.course.catalog import exercise
 
     graders = (kit / "graders" / SLUG / f"test_{SLUG}.py").read_text()
-    for kind in ("a value check", "a statistical check", "(a probe)", "(a figure check)"):
+    for kind in ("a value check", "a statistical check", "(a probe)", "(spy and hide)",
+                 "(a figure check)"):
         assert kind in graders, kind
     assert exercise(SLUG, kit).title == "Exercise 6 — a demo"
 
@@ -70,7 +71,7 @@ def test_initkit_check_passes_the_reference_and_fails_the_release(notebooks):
 
 
 def test_initkit_grade_and_nbgrader_autograde_agree_per_cell(kit, notebooks, tmp_path):
-    """Both tools give the reference every autograded point (4, with 1 manual pending) and the
+    """Both tools give the reference every autograded point (5, with 1 manual pending) and the
     untouched release 0, cell by cell alike."""
     course = tmp_path / "course"
     assert init_course(course, kit) == [SLUG]
@@ -87,7 +88,7 @@ def test_initkit_grade_and_nbgrader_autograde_agree_per_cell(kit, notebooks, tmp
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        for student, total in (("reference", 4), ("untouched", 0)):
+        for student, total in (("reference", 5), ("untouched", 0)):
             notebook = gb.find_submission_notebook(SLUG, SLUG, student)
             by_nbgrader = {g.name: g.auto_score for g in notebook.grades
                            if g.cell.cell_type == "code"}
@@ -96,4 +97,4 @@ def test_initkit_grade_and_nbgrader_autograde_agree_per_cell(kit, notebooks, tmp
             by_initkit = {g: p for g, (p, _) in cell_verdicts(data).items()}
             assert by_nbgrader == by_initkit, student
             assert sum(by_initkit.values()) == total, student
-            assert data["max_score"] == 5  # the manually graded answer counts, pending
+            assert data["max_score"] == 6  # the manually graded answer counts, pending

@@ -55,9 +55,13 @@ def source_notebook(slug: str, title: str) -> dict:
               "$\\mathcal N(0, \\mathrm{std}^2)$ with the **given** `rng` (a "
               "`numpy.random.Generator`: `rng.normal(...)`, never the global `np.random`), so "
               "that the same seed gives the same array. Write it yourself: a `scaled_normal` "
-              "that calls the kit's initializers gets no points.", "q1"),
+              "that calls the kit's initializers gets no points.\n\nThen "
+              "`sample_variance(shape, std, rng)`: the variance (`np.var`, a float) of one "
+              "array drawn by **your** `scaled_normal(shape, std, rng)`, called once.", "q1"),
         _cell("code", "def scaled_normal(shape, std, rng):\n    ### BEGIN SOLUTION\n    "
-              "return rng.normal(0.0, std, size=shape)\n    ### END SOLUTION\n",
+              "return rng.normal(0.0, std, size=shape)\n    ### END SOLUTION\n\n\n"
+              "def sample_variance(shape, std, rng):\n    ### BEGIN SOLUTION\n    "
+              "return float(np.var(scaled_normal(shape, std, rng)))\n    ### END SOLUTION\n",
               "scaled_normal", solution=True, locked=False),
         _cell("code", "# Visible tests: run this cell to check scaled_normal.\n"
               "from initkit.course import check_shape, check_variance\n\n"
@@ -65,9 +69,12 @@ def source_notebook(slug: str, title: str) -> dict:
               "(200, 100),\n                \"scaled_normal((200, 100), 0.1, rng)\")\n"
               "check_variance(W, 0.1**2, \"scaled_normal((200, 100), 0.1, rng)\", "
               "formula=\"std**2\")\n"
-              "print(\"scaled_normal: visible tests passed\")\n\n"
+              "v = sample_variance((200, 100), 0.1, np.random.default_rng(0))\n"
+              "assert abs(v - 0.01) < 0.001, f\"sample_variance((200, 100), 0.1, rng) is "
+              "{v}; about 0.01 expected\"\n"
+              "print(\"scaled_normal and sample_variance: visible tests passed\")\n\n"
               + hidden.replace("{grade_id}", "test_scaled_normal"),
-              "test_scaled_normal", grade=True, points=3),
+              "test_scaled_normal", grade=True, points=4),
         _cell("markdown", "## 2. The figure\n\nMake `fig, ax = plt.subplots()` with one curve "
               "labelled exactly `\"variance\"`: "
               "`ax.plot(stds, [np.var(scaled_normal((N, N), s, rng)) for s in stds], "
@@ -148,6 +155,19 @@ def test_scaled_normal_is_own_code_and_uses_rng(submission, grade_seed):
     assert np.array_equal(probe.value, again), "the same seed should give the same array"
     assert not np.array_equal(probe.value, other), \\
         "another seed should give another array: draw from the rng you are given"
+
+
+@pytest.mark.points(1, grade_id="test_scaled_normal")
+def test_sample_variance_calls_scaled_normal(submission, grade_seed):
+    """sample_variance draws with the student's own scaled_normal, once (spy and hide)."""
+    args = ((50, 40), 0.5, Rng(grade_seed + 30))
+    probe = submission.probe("sample_variance", *args, spy=["scaled_normal"])
+    assert probe.error is None, f"sample_variance raised {{probe.error}}"
+    assert probe.calls.get("scaled_normal") == 1, \
+        f"sample_variance called scaled_normal {{probe.calls.get('scaled_normal', 0)}} times; once"
+    hidden = submission.probe("sample_variance", *args, hide=["scaled_normal"])
+    assert hidden.error is not None, \
+        "sample_variance works without scaled_normal: draw the array with scaled_normal"
 
 
 @pytest.mark.points(1, grade_id="test_figure")
