@@ -1,0 +1,76 @@
+"""``initkit report OUT``: the class report of a grading run (:mod:`initkit.grading.classreport`).
+
+Reads the results an ``initkit grade`` run recorded in ``OUT``, writes ``OUT/report/index.html``
+and ``OUT/report/report.json`` and prints a short summary. ``--compare OLD_OUT`` lists whose
+scores change, per check, before anything is published; ``--releases DIR`` adds the similarity
+screen (near-identical answers, flagged for review: never a penalty).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ..errors import InitkitError
+
+
+def _load(out: Path):
+    from ..grading import store
+
+    if not out.is_dir():
+        raise InitkitError(f"{out} is not a folder: give the --out folder of an initkit grade run")
+    results = store.load_all(out)
+    if not results:
+        raise InitkitError(f"no graded results in {out}: run initkit grade ... --out {out} first")
+    return results
+
+
+@click.command("report")
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--compare", "old", type=click.Path(path_type=Path), default=None,
+              help="An earlier run's folder: list the students whose scores change, per check.")
+@click.option("--releases", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              default=None, help="Folder of released notebooks (<exercise>.ipynb): add the "
+              "similarity screen of the answers.")
+@click.option("--pass-mark", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="Share of an exercise's points that passes.")
+def report(out: Path, old: Path | None, releases: Path | None, pass_mark: float) -> None:
+    """Write OUT/report/index.html and report.json: what a class got wrong, per check."""
+    import os
+
+    from ..grading import classreport
+    from ..grading.report import submission_dir
+
+    results = _load(out)
+    page_dir = out / "report"
+    links = {(r.student, r.exercise or "unknown"): os.path.relpath(
+        submission_dir(out, r) / "feedback.html", page_dir) for r in results}
+    data = classreport.build(results, pass_mark=pass_mark, feedback=links)
+    if releases is not None:
+        from ..grading.similarity import screen
+
+        for ex in data["exercises"]:
+            release = releases / f"{ex['exercise']}.ipynb"
+            if release.exists():
+                ex["similar"] = screen({r.student: Path(r.path) for r in results
+                                        if r.exercise == ex["exercise"]
+                                        and Path(r.path).exists()}, release)
+    if old is not None:
+        data["changes"] = classreport.compare(results, _load(old))
+    page = classreport.write(out, data)
+    for line in classreport.summary(data):
+        click.echo(line)
+    for ex in data["exercises"]:
+        for pair in ex.get("similar", []):
+            click.echo(f"{ex['exercise']}: {' and '.join(pair['students'])} answered alike "
+                       f"({100 * pair['similarity']:.0f}%): flagged for review")
+    for change in data.get("changes", []):
+        old_score = "-" if change["old"] is None else f"{change['old']:g}"
+        click.echo(f"changed: {change['student']} {change['exercise']}: {old_score} -> "
+                   f"{change['new']:g} {json.dumps(change['checks'])} {change['reason']}")
+    click.echo(f"report: {page}")
+
+
+COMMANDS = [report]
