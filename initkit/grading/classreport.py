@@ -177,10 +177,12 @@ def render_html(report: dict[str, Any]) -> str:
                      "pending by hand.</p>"
                      f"<img alt='score distribution of {e(ex['exercise'])}' "
                      f"src='data:image/png;base64,{png}'>")
+        titles = {c["name"]: c["title"] for c in ex["checks"]}
         if ex["nobody_fails"] or ex["everybody_fails"]:
-            parts.append("<p><b>Look at:</b> "
-                         + "; ".join([f"nobody fails {e(n)}" for n in ex["nobody_fails"]]
-                                     + [f"everybody fails {e(n)}"
+            parts.append("<p><b>Look at</b> (a grader or a contract?): "
+                         + "; ".join([f"nobody fails “{e(titles[n])}”"
+                                      for n in ex["nobody_fails"]]
+                                     + [f"everybody fails “{e(titles[n])}”"
                                         for n in ex["everybody_fails"]]) + "</p>")
         parts.append("<h3>Checks</h3><table><tr><th>check</th><th>passed</th>"
                      "<th>why the others failed</th></tr>")
