@@ -112,8 +112,9 @@ def _signal_panel(ax, trace, s: Settings) -> None:
     ax.legend(loc="best", fontsize="x-small")
 
 
-def _phase_panel(ax, s: Settings) -> None:
-    w, b, xi, edge_b, edge_w = phase_map(s.activation)
+def _phase_map_panel(ax, activation: str) -> None:
+    """The phase diagram of ``activation`` (cached map, edge of chaos); no current point."""
+    w, b, xi, edge_b, edge_w = phase_map(activation)
     positive = xi.compressed()[xi.compressed() > 0]
     low = float(positive.min()) if positive.size else 1.0
     high = max(float(positive.max()) if positive.size else 1.0, 10 * low)
@@ -122,30 +123,48 @@ def _phase_panel(ax, s: Settings) -> None:
     ax.imshow(xi, origin="lower", aspect="auto", cmap="viridis", extent=extent,
               norm=LogNorm(vmin=low, vmax=high))
     ax.plot(edge_w, edge_b, color="white", linewidth=2, label="edge of chaos (χ₁ = 1)")
+    ax.plot([], [], "o", color="red", markersize=8, label="this network")
+    ax.set_xlim(*extent[:2])
+    ax.set_ylim(*extent[2:])
+    ax.set_xlabel("σ_w²")
+    ax.set_ylabel("σ_b²")
+    ax.legend(loc="lower right", fontsize="x-small")
+
+
+def _place_point(ax, s: Settings) -> None:
+    """Move the current-network marker and put its depth scales in the title."""
     sigma_w2 = effective_sigma_w2(s)
-    ax.plot([sigma_w2], [s.sigma_b2], "o", color="red", markersize=8, label="this network")
+    (marker,) = [ln for ln in ax.get_lines() if ln.get_label() == "this network"]
+    marker.set_data([sigma_w2], [s.sigma_b2])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", TheoryWarning)
         try:
             xi_q, xi_c = theory.depth_scales(s.activation, sigma_w2, s.sigma_b2)
         except Exception:  # noqa: BLE001 - an activation theory cannot handle: no scales
             xi_q = xi_c = math.nan
-    ax.set_xlim(*extent[:2])
-    ax.set_ylim(*extent[2:])
-    ax.set_xlabel("σ_w²")
-    ax.set_ylabel("σ_b²")
     ax.set_title(f"ξ_q = {xi_q:.3g}, ξ_c = {xi_c:.3g} layers")
-    ax.legend(loc="lower right", fontsize="x-small")
 
 
-def explorer_figure(s: Settings) -> Figure:
-    """The explorer's figure for one state of its controls."""
-    fig = Figure(figsize=(11.5, 4.2))
-    signal, phase = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.4, 1]})
+def explorer_figure(s: Settings, fig: Figure | None = None,
+                    previous: Settings | None = None) -> Figure:
+    """The explorer's figure for one state of its controls.
+
+    Given the figure of the ``previous`` state, it is updated in place: the signal panel is
+    redrawn, the phase map only when the activation changed, otherwise just its marker.
+    """
+    if fig is None:
+        fig = Figure(figsize=(11.5, 4.2))
+        fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.4, 1]})
+        # fixed margins: tight_layout measures every tick label, most of a redraw's time
+        fig.subplots_adjust(left=0.06, right=0.98, bottom=0.12, top=0.92, wspace=0.18)
+        previous = None
+    signal, phase = fig.axes[:2]
+    signal.cla()
     _signal_panel(signal, simulate_settings(s), s)
-    _phase_panel(phase, s)
-    # fixed margins: tight_layout measures every tick label, most of a redraw's time
-    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.12, top=0.92, wspace=0.18)
+    if previous is None or previous.activation != s.activation:
+        phase.cla()
+        _phase_map_panel(phase, s.activation)
+    _place_point(phase, s)
     return fig
 
 
@@ -202,7 +221,9 @@ class Explorer:
     def redraw(self) -> Figure:
         """Draw the figure of the current settings into the output (and time it)."""
         start = time.perf_counter()
-        fig = explorer_figure(self.settings)
+        fig = explorer_figure(self.settings, getattr(self, "figure", None),
+                              getattr(self, "_drawn", None))
+        self._drawn = self.settings
         png = _png(fig)
         self.last_redraw_seconds = time.perf_counter() - start
         from IPython.display import Image
