@@ -258,30 +258,52 @@ def _xavier_variance(fan_in: int, fan_out: int, gain: float = 1.0) -> float:
     return gain * gain * 2.0 / (fan_in + fan_out)
 
 
+def identity_second_moment(fan_in: int, fan_out: int, gain: float = 1.0) -> float:
+    """gain^2 / max(fan_in, fan_out): mean(W^2) of :func:`identity`, exactly.
+
+    min(out, in) entries equal gain out of out * in * k, and min(out, in) / (out * in * k)
+    = 1 / (max(out, in) k) = 1 / max(fan_in, fan_out) (the same formula as
+    delta-orthogonal's, whose centre tap is an orthogonal matrix instead of I).
+    """
+    return gain * gain / max(fan_in, fan_out)
+
+
+def _truncated_distribution(fan_in: int, fan_out: int, std: float = 1.0, mean: float = 0.0,
+                            a: float | None = None, b: float | None = None,
+                            correct_variance: bool = False) -> object:
+    """truncated_normal's draw as a scipy.stats distribution (its shape for the checks)."""
+    from scipy import stats
+
+    s, lower, upper = _truncated_bounds(std, mean, a, b, correct_variance)
+    return stats.truncnorm((lower - mean) / s, (upper - mean) / s, loc=mean, scale=s)
+
+
 @hookimpl
 def initkit_register_initializers(register) -> None:
     """Register the built-ins through the same hook third-party plugins use."""
     register("xavier_normal", xavier_normal, aliases=("xavier", "glorot_normal"),
              family="xavier", activation="tanh", variance=_xavier_variance)
     register("xavier_uniform", xavier_uniform, aliases=("glorot_uniform",),
-             family="xavier", activation="tanh", variance=_xavier_variance)
+             family="xavier", activation="tanh", variance=_xavier_variance,
+             distribution="uniform")
     register("he_normal", he_normal, aliases=("he", "kaiming_normal"),
              family="he", activation="relu", variance=_he_variance)
     register("he_uniform", he_uniform, aliases=("kaiming_uniform",),
-             family="he", activation="relu", variance=_he_variance)
+             family="he", activation="relu", variance=_he_variance, distribution="uniform")
     register("lecun_normal", lecun_normal, aliases=("lecun",), family="lecun",
              activation="selu", variance=lambda fan_in, fan_out: 1.0 / fan_in)
     register("lecun_uniform", lecun_uniform, family="lecun", activation="selu",
-             variance=lambda fan_in, fan_out: 1.0 / fan_in)
+             variance=lambda fan_in, fan_out: 1.0 / fan_in, distribution="uniform")
     register("orthogonal", orthogonal, family="orthogonal", activation="linear",
              orthogonal=True, variance=orthogonal_variance)
+    # deterministic: ``variance`` declares the second moment E[W^2] (mean of the squares)
     register("constant", constant, family="constant", activation="linear",
-             variance=lambda fan_in, fan_out, value=0.0: 0.0,
+             deterministic=True, variance=lambda fan_in, fan_out, value=0.0: value * value,
              mean=lambda fan_in, fan_out, value=0.0: value)
-    register("zeros", zeros, family="constant", activation="linear",
+    register("zeros", zeros, family="constant", activation="linear", deterministic=True,
              variance=lambda fan_in, fan_out: 0.0)
-    register("ones", ones, family="constant", activation="linear",
-             variance=lambda fan_in, fan_out: 0.0, mean=lambda fan_in, fan_out: 1.0)
+    register("ones", ones, family="constant", activation="linear", deterministic=True,
+             variance=lambda fan_in, fan_out: 1.0, mean=lambda fan_in, fan_out: 1.0)
     register("normal", normal, family="normal", activation="linear",
              variance=lambda fan_in, fan_out, std=1.0, mean=0.0: std * std,
              mean=lambda fan_in, fan_out, std=1.0, mean=0.0: mean)
@@ -291,6 +313,7 @@ def initkit_register_initializers(register) -> None:
              description="N(0, 0.6^2) whatever the width: the lesson's exploding 'bad' init")
     register("truncated_normal", truncated_normal, family="normal", activation="linear",
              variance=lambda fan_in, fan_out, **p: _truncated_moments(**p)[1],
-             mean=lambda fan_in, fan_out, **p: _truncated_moments(**p)[0])
+             mean=lambda fan_in, fan_out, **p: _truncated_moments(**p)[0],
+             distribution=_truncated_distribution)
     register("identity", identity, aliases=("eye", "dirac"), family="identity",
-             activation="linear")
+             activation="linear", deterministic=True, variance=identity_second_moment)

@@ -11,15 +11,22 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
-from .errors import DuplicateNameError, ParameterError, PluginError, UnknownNameError
+from .errors import (
+    DuplicateNameError,
+    InitkitError,
+    ParameterError,
+    PluginError,
+    UnknownNameError,
+)
 from .fans import as_shape, compute_fans
+from .plugin_calls import describe_call, plugin_failure
 from .plugins import plugin_manager, warn_plugin
 
 NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_.\-]*$")
@@ -50,14 +57,27 @@ def _accepts(fn: Callable[..., Any], name: str) -> bool:
     return name in parameters
 
 
-def _declared(target: Callable[..., float], shape: Any, params: dict[str, Any]) -> float:
-    """Call a declared variance/mean: ``(fan_in, fan_out, **params)``, plus ``shape=`` when
-    the function takes it (orthogonal's variance depends on more than the two fans)."""
+def _declared(init: Initializer, key: str, shape: Any, params: dict[str, Any]) -> Any:
+    """Call a declared variance/mean/distribution: ``(fan_in, fan_out, **params)``, plus
+    ``shape=`` when the function takes it (orthogonal's variance depends on more than the
+    two fans). A parameter the function does not take is a ParameterError naming it; an
+    exception inside it a PluginCallError with the call and the plugin's frame."""
+    target = getattr(init, key)
     params = {k: v for k, v in params.items() if k != "dtype"}
     dims = as_shape(shape)
+    fans = compute_fans(dims)
     if _accepts(target, "shape"):
         params["shape"] = dims
-    return float(target(*compute_fans(dims), **params))
+    what = f"the declared {key} of initializer {init.name!r}"
+    _check_binds(what, init.plugin, target, fans, params)
+    try:
+        return target(*fans, **params)
+    except InitkitError:
+        raise
+    except Exception as exc:
+        call = describe_call(key, {"fan_in": fans[0], "fan_out": fans[1]}, params)
+        raise plugin_failure(f"initializer {init.name!r}", init.plugin, target, exc,
+                             f"{call} for shape {dims}") from exc
 
 
 def _check_binds(what: str, plugin: str, fn: Callable[..., Any], positional: tuple[Any, ...],
@@ -109,6 +129,16 @@ class Initializer:
     mean: Callable[..., float] | None = None
     orthogonal: bool = False
     description: str = ""
+    #: True for an initializer that draws nothing (ZerO's Hadamard, identity, constant): the
+    #: same array for every rng, the rng left untouched, and ``variance`` declares the second
+    #: moment E[W^2] (the mean of the squared entries), which the theory uses as sigma_w^2 /
+    #: fan_in. Its conformance checks are the deterministic ones instead of the random ones.
+    deterministic: bool = False
+    #: The shape of the distribution the entries are drawn from, standardised (mean 0,
+    #: variance 1): "normal" [default], "uniform", a scipy.stats frozen distribution (any
+    #: location and scale), or a function ``(fan_in, fan_out, **params)`` returning one. The
+    #: conformance suite takes its tolerances from it and checks the sample's kurtosis.
+    distribution: Any = "normal"
     #: A data-dependent initializer's second step, ``data_init(model, x) -> report``:
     #: ``initkit.train.fit`` calls it once, on the first training batch and before the
     #: first step, for a model with a layer drawn from this initializer (LSUV's
@@ -122,7 +152,12 @@ class Initializer:
         if 0 in dims:  # nothing to draw (PyTorch warns and returns the empty tensor)
             return np.zeros(dims, dtype=params.get("dtype", np.float64))
         self.check_params(params, dims, generator)
-        out = self.fn(dims, generator, **params)  # a TypeError raised inside is the plugin's
+        try:
+            out = self.fn(dims, generator, **params)
+        except InitkitError:  # a FanError from compute_fans: already says what to do
+            raise
+        except Exception as exc:  # the plugin's own bug: one line with its context
+            raise self.failure(exc, dims, params) from exc
         if not isinstance(out, np.ndarray) or out.shape != dims:
             got = out.shape if isinstance(out, np.ndarray) else type(out).__name__
             raise PluginError(
@@ -130,6 +165,11 @@ class Initializer:
                 f"shape {dims}; an initializer must return a numpy array of exactly that shape"
             )
         return out
+
+    def failure(self, exc: BaseException, shape: Any, params: Mapping[str, Any]) -> PluginError:
+        """The PluginCallError for ``exc`` raised by ``fn(shape, rng, **params)``."""
+        call = describe_call(self.name, {"shape": tuple(shape), "rng": None}, params)
+        return plugin_failure(f"initializer {self.name!r}", self.plugin, self.fn, exc, call)
 
     def check_params(self, params: Mapping[str, Any], shape: Any = (1, 1),
                      rng: Any = None) -> None:
@@ -144,13 +184,20 @@ class Initializer:
         """The per-entry variance this initializer declares for ``shape``, if it declares one."""
         if self.variance is None:
             return None
-        return _declared(self.variance, shape, params)
+        return float(_declared(self, "variance", shape, params))
 
     def target_mean(self, shape: Any, **params: Any) -> float | None:
         """The declared mean (0 when only a variance is declared, None when neither is)."""
         if self.mean is not None:
-            return _declared(self.mean, shape, params)
+            return float(_declared(self, "mean", shape, params))
         return 0.0 if self.variance is not None else None
+
+    def target_distribution(self, shape: Any, **params: Any) -> Any:
+        """The declared distribution's shape: "normal", "uniform" or a scipy.stats frozen
+        distribution (from a declared function of the fans and parameters)."""
+        if callable(self.distribution) and not hasattr(self.distribution, "expect"):
+            return _declared(self, "distribution", shape, params)
+        return self.distribution
 
     def target_std(self, shape: Any, **params: Any) -> float | None:
         var = self.target_variance(shape, **params)
@@ -173,18 +220,31 @@ class Activation:
     def __call__(self, x: np.ndarray, **params: Any) -> np.ndarray:
         try:
             return self.fn(x, **params)
-        except TypeError:  # a parameter mismatch becomes ParameterError; a bug inside stays
-            _check_binds(f"activation {self.name!r}", self.plugin, self.fn, (x,), params)
+        except InitkitError:
             raise
+        except Exception as exc:  # a parameter mismatch: ParameterError; a bug: its context
+            raise self._failure(self.fn, "fn", exc, x, params) from exc
 
     def grad(self, x: np.ndarray, **params: Any) -> np.ndarray:
         """d phi / dx at ``x``."""
         try:
             return self.derivative(x, **params)
-        except TypeError:
-            _check_binds(f"activation {self.name!r}", self.plugin, self.derivative, (x,),
-                         params)
+        except InitkitError:
             raise
+        except Exception as exc:
+            raise self._failure(self.derivative, "derivative", exc, x, params) from exc
+
+    def _failure(self, fn: Callable[..., Any], label: str, exc: Exception, x: Any,
+                 params: Mapping[str, Any]) -> InitkitError:
+        if isinstance(exc, TypeError):
+            try:
+                _check_binds(f"activation {self.name!r}", self.plugin, fn, (x,), params)
+            except ParameterError as mismatch:
+                return mismatch
+        shape = getattr(x, "shape", None)
+        what = f"x of shape {shape}" if shape is not None else f"x={x!r}"
+        call = describe_call(label, {what: None}, params)
+        return plugin_failure(f"activation {self.name!r}", self.plugin, fn, exc, call)
 
     def gain_for(self, param: float | None = None) -> float:
         """The gain; for a parametrised activation ``param`` is its first parameter."""
@@ -198,12 +258,18 @@ class Activation:
 @dataclass
 class _Registry:
     items: dict[str, Any] = field(default_factory=dict)  # casefolded canonical name -> item
-    lookup: dict[str, str] = field(default_factory=dict)  # casefolded name or alias -> key
+    lookup: dict[str, Any] = field(default_factory=dict)  # casefolded name or alias -> item
     conflicts: dict[str, list[str]] = field(default_factory=dict)  # name -> plugins
+    #: "plugin:name" (casefolded; a file plugin also by its file's stem) -> item, for every
+    #: item, the ones that lost a name clash included
+    qualified: dict[str, Any] = field(default_factory=dict)
+    by_plugin: dict[str, list[Any]] = field(default_factory=dict)  # plugin -> its items
 
 
 _INITIALIZER_KEYS = {"aliases", "family", "activation", "variance", "mean", "orthogonal",
-                     "description", "data_init"}
+                     "description", "data_init", "deterministic", "distribution"}
+#: The named distribution shapes ``distribution=`` accepts (else a function of the fans).
+DISTRIBUTIONS = ("normal", "uniform")
 _ACTIVATION_KEYS = {"gain", "aliases", "params", "description"}
 
 
@@ -234,6 +300,17 @@ def _make_initializer(plugin: str, name: Any, fn: Any, **metadata: Any) -> Initi
                              f"(fan_in, fan_out, **params) -> float")
     if metadata.get("data_init") is not None and not callable(metadata["data_init"]):
         raise ValueError(f"initializer {name!r}: data_init must be a function (model, x)")
+    distribution = metadata.get("distribution") or "normal"
+    if not (callable(distribution) or hasattr(distribution, "expect")
+            or distribution in DISTRIBUTIONS):
+        raise ValueError(f"initializer {name!r}: distribution must be one of "
+                         f"{', '.join(map(repr, DISTRIBUTIONS))}, a scipy.stats frozen "
+                         "distribution or a function (fan_in, fan_out, **params) returning "
+                         "one, got "
+                         f"{distribution!r}")
+    if metadata.get("deterministic") and metadata.get("orthogonal"):
+        raise ValueError(f"initializer {name!r}: orthogonal=True is for random orthogonal "
+                         "draws; a deterministic one declares deterministic=True only")
     return Initializer(
         name=name, fn=fn, plugin=plugin, aliases=aliases,
         family=str(metadata.get("family") or name),
@@ -242,6 +319,8 @@ def _make_initializer(plugin: str, name: Any, fn: Any, **metadata: Any) -> Initi
         orthogonal=bool(metadata.get("orthogonal", False)),
         description=str(metadata.get("description") or _first_doc_line(fn)),
         data_init=metadata.get("data_init"),
+        deterministic=bool(metadata.get("deterministic", False)),
+        distribution=distribution,
     )
 
 
@@ -260,6 +339,14 @@ def _make_activation(plugin: str, name: Any, fn: Any, derivative: Any = None,
                       description=str(metadata.get("description") or _first_doc_line(fn)))
 
 
+def _qualifiers(plugin: str) -> list[str]:
+    """The names a plugin answers to in "plugin:name": its name, and a file's stem."""
+    names = [plugin.lower()]
+    if plugin.endswith(".py"):
+        names.append(plugin.replace("\\", "/").rsplit("/", 1)[-1][:-3].lower())
+    return names
+
+
 def _plugin_order(name: str) -> int:
     """Built-ins first, then the others in registration order (the sort is stable)."""
     return 0 if name.startswith("initkit.") else 1
@@ -272,7 +359,9 @@ def _build(hook_name: str, make: Callable[..., Any]) -> _Registry:
     that collides with a name another plugin registered is dropped with a warning, so a
     plugin cannot take "he" away from the built-ins by aliasing it. Two plugins with the
     same canonical name (or a canonical name equal to another plugin's alias) make that
-    name ambiguous: using it raises DuplicateNameError naming both; other names still work.
+    name ambiguous: using it raises DuplicateNameError naming both; other names still work,
+    and ``plugin:name`` picks one of the two. The aliases of the item that lost the clash
+    still resolve to it when nobody else has them (the warning lists them).
     """
     pm = plugin_manager()
     registry = _Registry()
@@ -289,24 +378,35 @@ def _build(hook_name: str, make: Callable[..., Any]) -> _Registry:
                 warn_plugin(_plugin, f"registered an invalid item, skipped: {exc}")
                 return
             name = item.name.lower()
-            if name in owner and owner[name] != _plugin:
-                registry.conflicts.setdefault(name, [owner[name]]).append(_plugin)
-                warn_plugin(_plugin, f"{item.name!r} is already registered by plugin "
-                            f"{owner[name]!r}; using it by that name raises an error until "
-                            "one of the two plugins renames it")
-                return
-            if name in registry.items:
-                warn_plugin(_plugin, f"registers {item.name!r} twice; the last one is kept")
-            owner[name] = _plugin
-            registry.items[name] = item
-            registry.lookup[name] = name
+            for qualifier in _qualifiers(_plugin):
+                registry.qualified[f"{qualifier}:{name}"] = item
+            mine = registry.by_plugin.setdefault(_plugin, [])
+            mine[:] = [i for i in mine if i.name.lower() != name] + [item]
+            kept = []
             for alias in (a.lower() for a in item.aliases):
                 if alias in owner and owner[alias] != _plugin:
                     warn_plugin(_plugin, f"alias {alias!r} of {item.name!r} is already "
                                 f"registered by plugin {owner[alias]!r} and was dropped")
                     continue
-                owner[alias] = _plugin
-                registry.lookup[alias] = name
+                if alias != name:
+                    owner[alias] = _plugin
+                    registry.lookup[alias] = item
+                    kept.append(alias)
+            if name in owner and owner[name] != _plugin:
+                registry.conflicts.setdefault(name, [owner[name]]).append(_plugin)
+                short = _qualifiers(_plugin)[-1]
+                also = (f"; its alias(es) {', '.join(map(repr, kept))} still name it"
+                        if kept else "")
+                warn_plugin(_plugin, f"{item.name!r} is already registered by plugin "
+                            f"{owner[name]!r}; using it by that name raises an error until "
+                            f"one of the two plugins renames it; '{short}:{item.name}' picks "
+                            f"this one{also}")
+                return
+            if name in registry.items:
+                warn_plugin(_plugin, f"registers {item.name!r} twice; the last one is kept")
+            owner[name] = _plugin
+            registry.items[name] = item
+            registry.lookup[name] = item
 
         try:
             # a hookimpl may take fewer arguments than the hookspec offers (pluggy's rule)
@@ -343,13 +443,18 @@ def _get(kind: str, registry: _Registry, name: str) -> Any:
     if isinstance(name, str):
         key = name.lower()
         if key in registry.conflicts:
+            plugins = registry.conflicts[key]
+            picks = ", ".join(f"'{_qualifiers(p)[-1]}:{name}'" for p in plugins)
             raise DuplicateNameError(
                 f"{kind} {name!r} is registered by more than one plugin: "
-                f"{', '.join(repr(p) for p in registry.conflicts[key])}. Uninstall or disable "
-                f"one of them (INITKIT_DISABLE_PLUGIN_AUTOLOAD=1), or ask its author to rename it."
+                f"{', '.join(repr(p) for p in plugins)}. Pick one by its plugin-qualified name "
+                f"({picks}), uninstall or disable one of them "
+                f"(INITKIT_DISABLE_PLUGIN_AUTOLOAD=1), or ask its author to rename it."
             )
         if key in registry.lookup:
-            return registry.items[registry.lookup[key]]
+            return registry.lookup[key]
+        if key in registry.qualified:
+            return registry.qualified[key]
     raise UnknownNameError(kind, name, registry.lookup)
 
 
@@ -376,6 +481,27 @@ def get_initializer(name: str | Initializer) -> Initializer:
         return name
     return _get("initializer", _registry("initkit_register_initializers", _make_initializer),
                 name)
+
+
+def registered_by(plugins: Iterable[str]) -> tuple[list[Initializer], list[Activation]]:
+    """Every initializer and activation the named plugins register, sorted by name, the
+    ones that lost a name clash to another plugin included (``initkit check-plugin``)."""
+    wanted = set(plugins)
+    out: tuple[list[Any], list[Any]] = ([], [])
+    for slot, hook, make in ((0, "initkit_register_initializers", _make_initializer),
+                             (1, "initkit_register_activations", _make_activation)):
+        registry = _registry(hook, make)
+        for plugin in wanted:
+            out[slot].extend(registry.by_plugin.get(plugin, []))
+        out[slot].sort(key=lambda item: (item.name.lower(), item.plugin))
+    return out
+
+
+def default_activation(init: str | Initializer) -> str:
+    """The activation a command uses for ``init`` when none is given: the one the
+    initializer is registered as meant for (``activation=`` metadata; "linear" when it
+    declares none). One rule for ``simulate``, ``train`` and ``sweep``."""
+    return get_initializer(init).activation
 
 
 def get_activation(name: str | Activation) -> Activation:

@@ -47,10 +47,33 @@ from .executors import Executor, Failure, LocalExecutor, chunksize_for
 #: Columns of the aggregated table, in order.
 COLUMNS = ("activation", "init", "sigma_w2", "sigma_b2", "depth", "width", "seeds", "failed",
            "q_star", "q_star_se", "q_star_theory", "chi_1", "chi_1_se", "chi_1_theory",
-           "xi_c", "xi_c_se", "xi_c_theory", "failure")
+           "xi_c", "xi_c_se", "xi_c_theory", "failure", "theory_note")
 
 _INT_COLUMNS = ("depth", "width", "seeds", "failed")
-_TEXT_COLUMNS = ("activation", "init", "failure")
+_TEXT_COLUMNS = ("activation", "init", "failure", "theory_note")
+
+
+def theory_note(init: str) -> str:
+    """Why the theory columns are empty for ``init`` ("" when the Gaussian theory applies).
+
+    The mean-field columns assume iid Gaussian weights of variance sigma_w^2 / N. A
+    (semi-)orthogonal matrix is not that (its rows are orthonormal: dynamical isometry,
+    Pennington et al. 2017), nor is a deterministic one (ZerO, identity, constant), so for
+    them the columns are left empty (nan) rather than filled with a prediction for
+    another ensemble.
+    """
+    if not init:
+        return ""
+    from .registry import get_initializer
+
+    item = get_initializer(init)
+    if item.orthogonal:
+        return (f"the Gaussian mean-field theory does not apply to {item.name}'s orthogonal "
+                "weights: its columns are left empty")
+    if item.deterministic:
+        return (f"the Gaussian mean-field theory does not apply to {item.name}'s "
+                "deterministic weights: its columns are left empty")
+    return ""
 
 
 @dataclass(frozen=True)
@@ -309,14 +332,15 @@ def aggregate(points: Sequence[GridPoint], measurements: Sequence[Measurement | 
         xi_se = (chi_c_se / (chi_c * math.log(chi_c) ** 2)
                  if 0 < chi_c < 1 and math.isfinite(chi_c_se) else math.nan)
         th = theory.get((activation, sw2, sb2), (math.nan,) * 3)
-        if isinstance(th, Failure):
+        note = theory_note(init)
+        if isinstance(th, Failure) or note:
             th = (math.nan,) * 3
         rows.append({"activation": activation, "init": init, "sigma_w2": sw2, "sigma_b2": sb2,
                      "depth": depth, "width": width, "seeds": len(good), "failed": len(failed),
                      "q_star": q, "q_star_se": q_se, "q_star_theory": th[0],
                      "chi_1": chi, "chi_1_se": chi_se, "chi_1_theory": th[1],
                      "xi_c": xi, "xi_c_se": xi_se, "xi_c_theory": th[2],
-                     "failure": failed[0].reason if failed else ""})
+                     "failure": failed[0].reason if failed else "", "theory_note": note})
     return rows
 
 

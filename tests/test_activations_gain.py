@@ -87,3 +87,20 @@ def test_calculate_gain_unknown_nonlinearity():
         initkit.calculate_gain("rellu")
     with pytest.raises(ValueError, match="not a valid number"):
         initkit.calculate_gain("leaky_relu", "big")
+
+
+def test_fixed_point_gain_is_one_over_the_gaussian_second_moment():
+    """fixed_point_gain(phi) = 1/sqrt(E[phi(z)^2]) against 200-node Gauss-Hermite quadrature (smooth phi) and closed forms (ReLU, linear)."""
+    from initkit.builtin_activations import GELU_GAIN
+    from initkit.gain import fixed_point_gain
+
+    z, w = np.polynomial.hermite_e.hermegauss(200)
+    for phi in (lambda x: np.logaddexp(0, x), np.tanh, initkit.get_activation("gelu").fn):
+        second = np.sum(w * phi(z) ** 2) / np.sum(w)
+        assert fixed_point_gain(phi) == pytest.approx(1 / np.sqrt(second), rel=1e-9)
+    assert fixed_point_gain(lambda x: np.maximum(x, 0)) == pytest.approx(np.sqrt(2), rel=1e-10)
+    assert fixed_point_gain(lambda x: x) == pytest.approx(1.0, rel=1e-10)
+    assert fixed_point_gain(initkit.get_activation("gelu").fn) == pytest.approx(GELU_GAIN,
+                                                                                rel=1e-9)
+    assert fixed_point_gain(lambda x: np.logaddexp(0, x)) == pytest.approx(1.0418668355353016,
+                                                                           rel=1e-9)

@@ -41,17 +41,25 @@ def test_builtin_initializers_conform(initializer, check):
     check(initializer)
 
 
-def test_every_builtin_is_checked_and_only_identity_skips():
-    """All built-ins are covered; only identity (no declared variance) skips, with a reason."""
+def test_every_builtin_is_checked_and_none_skips():
+    """All built-ins are covered and pass; none skips (identity now declares its E[W^2])."""
     assert {"xavier_normal", "he_uniform", "orthogonal", "truncated_normal", "identity",
             "bad"} <= set(BUILTINS)
-    skipped = {}
     for name in BUILTINS:
         report = check_initializer(name)
         assert report.ok, report.format()
-        skipped.update({r.id: r.message for r in report.skipped})
-    assert set(skipped) == {"identity-check_variance", "identity-check_mean"}
-    assert all("declares no variance" in m or "declares neither" in m for m in skipped.values())
+        assert not report.skipped, report.format()
+
+
+def test_deterministic_builtins_get_the_deterministic_checks():
+    """identity, constant, zeros and ones are deterministic: no seed or sample statistics, but
+    the same-array, rng-untouched and exact E[W^2] checks."""
+    for name in ("identity", "constant", "zeros", "ones"):
+        names = {c.__name__ for c in initializer_checks(initkit.get_initializer(name))}
+        assert {"check_deterministic", "check_second_moment"} <= names, name
+        assert not {"check_seeds_differ", "check_variance", "check_mean"} & names, name
+    assert initkit.get_initializer("identity").target_variance((64, 32, 3, 3), gain=2.0) == \
+        4.0 / 576
 
 
 def test_optional_checks_follow_the_initializers_properties():

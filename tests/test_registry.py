@@ -213,3 +213,95 @@ def test_data_init_metadata_must_be_callable():
         assert initkit.get_initializer("he").data_init is None
     finally:
         initkit.unregister_plugin(name)
+
+
+# --- issue 22: qualified names, one-line plugin errors, the default activation ----------
+
+
+class _TwinA:
+    @initkit.hookimpl
+    def initkit_register_initializers(self, register):
+        register("twin_q", lambda shape, rng, dtype=float: np.zeros(shape, dtype))
+
+
+class _TwinB:
+    @initkit.hookimpl
+    def initkit_register_initializers(self, register):
+        register("twin_q", lambda shape, rng, dtype=float: np.ones(shape, dtype),
+                 aliases=("twin_q_b",))
+
+
+def test_plugin_qualified_names_pick_one_of_two_and_the_losers_alias_still_works():
+    """`plugin:name` picks either of two clashing items; the loser's free alias resolves to it, and the warning says so."""
+    a = initkit.register_plugin(_TwinA(), name="twin-a")
+    b = initkit.register_plugin(_TwinB(), name="twin-b")
+    try:
+        with pytest.warns(initkit.PluginWarning, match="'twin-b:twin_q' picks this one; its "
+                          "alias\\(es\\) 'twin_q_b' still name it"):
+            initkit.initializers()
+        with pytest.raises(initkit.DuplicateNameError, match="'twin-a:twin_q', 'twin-b:twin_q'"):
+            initkit.get_initializer("twin_q")
+        assert initkit.get_initializer("twin-a:twin_q")((2, 2), 0).sum() == 0
+        assert initkit.get_initializer("TWIN-B:twin_q")((2, 2), 0).sum() == 4
+        assert initkit.get_initializer("twin_q_b").plugin == "twin-b"
+        from initkit.registry import registered_by
+
+        inits, _ = registered_by({"twin-b"})
+        assert [(i.name, i.plugin) for i in inits] == [("twin_q", "twin-b")]
+    finally:
+        initkit.unregister_plugin(a)
+        initkit.unregister_plugin(b)
+
+
+def test_a_plugins_exception_is_one_typed_line_with_its_context():
+    """An exception inside a plugin's initializer is a PluginCallError (still a ValueError) naming the plugin, the call, the shape and the plugin's line."""
+    def odd_only(shape, rng, taper=1.0, dtype=float):
+        return rng.normal(size=shape) * np.ones(3)
+
+    class Plugin:
+        @initkit.hookimpl
+        def initkit_register_initializers(self, register):
+            register("odd_only", odd_only)
+
+    name = initkit.register_plugin(Plugin(), name="odd-plugin")
+    try:
+        with pytest.raises(ValueError) as caught:
+            initkit.get_initializer("odd_only")((4, 2), 0, taper=2.0)
+    finally:
+        initkit.unregister_plugin(name)
+    assert isinstance(caught.value, initkit.errors.PluginCallError)
+    line = odd_only.__code__.co_firstlineno + 1
+    assert str(caught.value) == (
+        "initializer 'odd_only' (plugin 'odd-plugin') raised ValueError: operands could not be "
+        "broadcast together with shapes (4,2) (3,)  in odd_only(shape=(4, 2), rng, taper=2.0) "
+        f"at {__file__}:{line}; fix the plugin or call it with other arguments")
+    assert isinstance(caught.value.__cause__, ValueError)
+
+
+def test_a_declared_variance_without_the_parameter_is_a_parameter_error():
+    """target_variance with a parameter the declared variance does not take: ParameterError naming both."""
+    class Plugin:
+        @initkit.hookimpl
+        def initkit_register_initializers(self, register):
+            register("scaled_q", lambda shape, rng, scale=1.0, dtype=float: np.zeros(shape),
+                     variance=lambda fan_in, fan_out: 1.0 / fan_in)
+
+    name = initkit.register_plugin(Plugin(), name="scaled-plugin")
+    try:
+        with pytest.raises(initkit.ParameterError) as caught:
+            initkit.get_initializer("scaled_q").target_variance((8, 8), scale=2.0)
+    finally:
+        initkit.unregister_plugin(name)
+    assert str(caught.value) == ("the declared variance of initializer 'scaled_q' (plugin "
+                                 "'scaled-plugin') has no parameter 'scale'; it takes: fan_in, "
+                                 "fan_out")
+
+
+def test_default_activation_is_the_initializers_own():
+    """One rule: the activation an initializer is registered as meant for."""
+    from initkit.registry import default_activation
+
+    assert default_activation("he") == "relu"
+    assert default_activation("xavier_uniform") == "tanh"
+    assert default_activation("orthogonal") == "linear"
+    assert default_activation(initkit.get_initializer("lecun")) == "selu"

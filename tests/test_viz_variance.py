@@ -64,7 +64,7 @@ def test_variance_of_named_inits_simulates_them_with_the_given_settings():
     ax = viz.plot_variance(["he", ("constant", {"value": 0.1})], quantity="act_var",
                            depth=4, width=32, batch=8, seeds=1).axes[0]
     labels = [line.get_label() for line in labelled(ax)]
-    assert labels == ["he_normal + relu", "constant + linear"]  # no theory for act_var
+    assert labels == ["he_normal + relu", "constant(value=0.1) + linear"]  # no act_var theory
     expected = initkit.simulate("constant", depth=4, width=32, batch=8,
                                 init_params={"value": 0.1})
     np.testing.assert_allclose(labelled(ax)[1].get_ydata(), expected.act_var)
@@ -72,7 +72,7 @@ def test_variance_of_named_inits_simulates_them_with_the_given_settings():
 
 
 def test_gradients_plot_grad_var_with_theory_and_drop_a_zero_theory(traces):
-    """Gradients show Trace.grad_var beside theory; a constant init's zero theory is left out."""
+    """Gradients show Trace.grad_var beside theory; a constant (deterministic) init gets no theory line."""
     constant = initkit.simulate("constant", "tanh", depth=6, width=64, batch=16, seeds=2,
                                 init_params={"value": 0.005})
     ax = viz.plot_gradients([constant, traces[1]]).axes[0]

@@ -16,15 +16,17 @@ from pathlib import Path
 
 import click
 
-from ..errors import InitkitError, PluginError
+from ..errors import DuplicateNameError, InitkitError, PluginError
 from ..plugins import ENTRY_POINT_GROUP, load_plugin, plugin_manager
-from ..registry import activations, get_activation, get_initializer, initializers
+from ..registry import Activation, Initializer, get_activation, get_initializer, registered_by
+
+Items = tuple[str, list[Initializer], list[Activation]]
 
 
-def _items_of(plugins: set[str]) -> tuple[list[str], list[str]]:
-    inits = sorted(n for n, i in initializers().items() if i.plugin in plugins)
-    acts = sorted(n for n, a in activations().items() if a.plugin in plugins)
-    return inits, acts
+def _items_of(plugins: set[str]) -> tuple[list[Initializer], list[Activation]]:
+    """Every item the plugins register, those that lost a name clash included: a clash is
+    reported (a warning) and the other items are still checked."""
+    return registered_by(plugins)
 
 
 def _distribution_plugins(name: str) -> set[str]:
@@ -43,7 +45,7 @@ def _is_module(target: str) -> bool:
         return False
 
 
-def resolve_target(target: str) -> tuple[str, list[str], list[str]]:
+def resolve_target(target: str) -> Items:
     """Return (what was found, initializer names, activation names) for TARGET.
 
     Raises:
@@ -73,9 +75,16 @@ def resolve_target(target: str) -> tuple[str, list[str], list[str]]:
     for kind, get in (("initializer", get_initializer), ("activation", get_activation)):
         try:
             item = get(target)
+        except DuplicateNameError:  # one name, two plugins: check both, each by its plugin
+            everyone = {name for name, _ in pm.list_name_plugin()}
+            found = registered_by(everyone)[0 if kind == "initializer" else 1]
+            same = [i for i in found if i.name.lower() == target.lower()]
+            plugins = ", ".join(repr(i.plugin) for i in same)
+            inits, acts = (same, []) if kind == "initializer" else ([], same)
+            return f"{kind} {target!r} from plugins {plugins}", inits, acts
         except InitkitError:
             continue
-        inits, acts = ([item.name], []) if kind == "initializer" else ([], [item.name])
+        inits, acts = ([item], []) if kind == "initializer" else ([], [item])
         return f"{kind} {item.name!r} from plugin {item.plugin!r}", inits, acts
     if _is_module(target):
         registered = load_plugin(target)
@@ -89,11 +98,10 @@ def resolve_target(target: str) -> tuple[str, list[str], list[str]]:
                       "Run `initkit list` to see what is registered.")
 
 
-def _found(label: str, plugins: set[str]) -> tuple[str, list[str], list[str]]:
+def _found(label: str, plugins: set[str]) -> Items:
     inits, acts = _items_of(plugins)
     if not inits and not acts:
-        raise PluginError(f"{label} registers no initializers or activations (or only names "
-                          "another plugin already has: see the warnings above); does it define "
+        raise PluginError(f"{label} registers no initializers or activations; does it define "
                           "an @initkit.hookimpl function initkit_register_initializers or "
                           "initkit_register_activations?")
     return label, inits, acts

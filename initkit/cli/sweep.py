@@ -74,7 +74,9 @@ def _output(ctx: click.Context, param: click.Parameter, value: str) -> Path:
 @click.option("--init", "init", default=None, metavar=INIT_SPEC_FORM,
               help="Initializer family whose draws are rescaled to fan_in * E[W^2] = sigma_w^2 "
                    "[default: Gaussian N(0, sigma_w^2 / fan_in)].")
-@click.option("--activation", default="tanh", show_default=True)
+@click.option("--activation", default=None,
+              help="[default: the --init's registered activation (one rule for simulate, "
+                   "train and sweep); tanh for the plain Gaussian]")
 @click.option("--sigma-w2", "sigma_w2", default="1:4:0.5", show_default=True,
               metavar="A:B:STEP", help="sigma_w^2 from A to B (inclusive) in steps of STEP.")
 @click.option("--sigma-b2", "sigma_b2", default="0:0.3:0.1", show_default=True,
@@ -92,8 +94,8 @@ def _output(ctx: click.Context, param: click.Parameter, value: str) -> Path:
               help="Table to write: .csv (or .parquet with pyarrow).")
 @click.option("--progress/--no-progress", default=None,
               help="Show a progress bar [default: when stderr is a terminal].")
-def sweep_command(init: str | None, activation: str, sigma_w2: str, sigma_b2: str, depth: str,
-                  width: str, seeds: int, first_seed: int, batch: int, jobs: int | None,
+def sweep_command(init: str | None, activation: str | None, sigma_w2: str, sigma_b2: str,
+                  depth: str, width: str, seeds: int, first_seed: int, batch: int, jobs: int | None,
                   dask: str | None, dask_scheduler: str | None,
                   dask_scheduler_file: str | None, output: Path, progress: bool | None) -> None:
     """Simulate every grid point (forward, backward and the correlation map) and tabulate the
@@ -105,6 +107,10 @@ def sweep_command(init: str | None, activation: str, sigma_w2: str, sigma_b2: st
     if init:
         initializer, init_params = parse_init_spec(init, "--init")
         init_name = initializer.name
+    if activation is None:
+        from ..registry import default_activation
+
+        activation = default_activation(initializer) if init else "tanh"
     points = make_grid(activation, parse_range(sigma_w2, "--sigma-w2"),
                        parse_range(sigma_b2, "--sigma-b2"), _ints(depth, "--depth"),
                        _ints(width, "--width"), seeds, first_seed, init_name, batch,
@@ -135,6 +141,9 @@ def sweep_command(init: str | None, activation: str, sigma_w2: str, sigma_b2: st
             [[r["sigma_w2"], r["sigma_b2"], r["depth"], r["width"], r["q_star"],
               r["q_star_theory"], r["chi_1"], r["chi_1_theory"], r["xi_c"], r["xi_c_theory"]]
              for r in result.table]))
+    notes = sorted({row["theory_note"] for row in result.table if row["theory_note"]})
+    for note in notes:
+        click.echo(f"note: {note}")
     click.echo(f"wrote {output} ({len(result.table)} rows, {len(points)} simulations"
                + (f", {failed} failed: see its failure column" if failed else "") + ")")
 

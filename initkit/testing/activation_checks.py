@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..gain import PYTORCH_GAINS, fixed_point_gain, leaky_relu_gain
 from ..registry import Activation
 
 ActivationCheck = Callable[[Activation], None]
@@ -66,10 +67,23 @@ def check_activation_derivative(act: Activation) -> None:
 
 
 def check_activation_gain(act: Activation) -> None:
-    """The gain is a finite positive number (what ``calculate_gain`` returns for it)."""
+    """The gain follows the one rule (``initkit.gain``): PyTorch's value where PyTorch's
+    calculate_gain defines one, otherwise the fixed-point gain 1 / sqrt(E[phi(z)^2]),
+    z ~ N(0, 1), within relative 1e-6 (the integral is good to ~1e-10)."""
     gain = act.gain_for()
     if not (math.isfinite(gain) and gain > 0):
         raise AssertionError(f"expected a finite gain > 0, measured {gain!r}")
+    name = act.name.lower()
+    if name in PYTORCH_GAINS or name == "leaky_relu":
+        param = next(iter(act.params.values()), 0.01)
+        expected = leaky_relu_gain(param) if name == "leaky_relu" else float(PYTORCH_GAINS[name])
+        rule = "PyTorch's calculate_gain value"
+    else:
+        expected = fixed_point_gain(act.fn, **dict(act.params))
+        rule = "the fixed-point gain 1 / sqrt(E[phi(z)^2]), z ~ N(0, 1)"
+    if not abs(gain - expected) <= 1e-6 * expected:
+        raise AssertionError(f"expected gain {expected:.10g} ({rule}), measured {gain:.10g}; "
+                             f"register it with gain={expected:.16g}")
 
 
 ACTIVATION_CHECKS: tuple[ActivationCheck, ...] = (

@@ -14,7 +14,8 @@ from typing import Any, Literal
 
 from ..errors import (
     ConformanceError,  # noqa: F401 (defined in initkit.errors, re-exported here)
-    )
+    PluginCallError,
+)
 from ..registry import (
     Activation,
     Initializer,
@@ -109,6 +110,8 @@ def run_check(check: Callable[[Any], None], subject: Any) -> CheckResult:
     except CheckSkipped as exc:
         return CheckResult(subject.name, check.__name__, "skipped", str(exc))
     except AssertionError as exc:
+        return CheckResult(subject.name, check.__name__, "failed", str(exc))
+    except PluginCallError as exc:  # already one line: the call, the shape, the frame
         return CheckResult(subject.name, check.__name__, "failed", str(exc))
     except Exception as exc:  # a crash in the plugin is a failed check, not a crash here
         return CheckResult(subject.name, check.__name__, "failed",

@@ -40,23 +40,45 @@ def as_traces(runs: Runs, **simulate_kwargs: Any) -> list[Trace]:
     An initializer is a name or ``(name, params)``; it is simulated with
     ``SIMULATE_DEFAULTS`` updated by ``simulate_kwargs`` (``params`` become ``init_params``).
     """
+    return [trace for trace, _ in labelled_traces(runs, **simulate_kwargs)]
+
+
+def labelled_traces(runs: Runs, **simulate_kwargs: Any) -> list[tuple[Trace, str]]:
+    """:func:`as_traces` with each run's legend entry (:func:`run_label`), which keeps the
+    initializer's parameters when the run was given as ``(name, params)``."""
     kwargs = {**SIMULATE_DEFAULTS, **simulate_kwargs}
     shared = kwargs.pop("init_params", None) or {}
-    traces = []
+    out = []
     for run in as_list(runs, (Trace, str, Initializer)):
         if isinstance(run, Trace):
-            traces.append(run)
+            out.append((run, run_label(run)))
         else:
             init, params = as_init(run, **shared)
-            traces.append(simulate(init, **kwargs, init_params=params))
-    if not traces:
+            trace = simulate(init, **kwargs, init_params=params)
+            out.append((trace, run_label(trace, params)))
+    if not out:
         raise VizError("nothing to plot: give at least one Trace or initializer name")
-    return traces
+    return out
 
 
-def run_label(trace: Trace) -> str:
-    """``"<init> + <activation>"``, the legend entry of a simulated curve."""
-    return f"{trace.init} + {trace.activation}"
+def _deterministic(name: str) -> bool:
+    """A deterministic initializer (constant, identity, ZerO): the mean-field theory is about
+    iid random weights, so no theory line is drawn beside it."""
+    from ..registry import get_initializer
+
+    try:
+        return get_initializer(name).deterministic
+    except Exception:  # a name no longer registered: nothing to say about it
+        return False
+
+
+def run_label(trace: Trace, params: dict[str, Any] | None = None) -> str:
+    """``"<init>(<params>) + <activation>"``, the legend entry of a simulated curve:
+    ``orthogonal(gain=1.1) + tanh`` (two runs of one initializer with different parameters
+    must not share a legend entry)."""
+    pairs = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+                      for k, v in (params or {}).items())
+    return f"{trace.init}{f'({pairs})' if pairs else ''} + {trace.activation}"
 
 
 def plot_layer_quantity(runs: Runs, quantity: str,
@@ -67,22 +89,23 @@ def plot_layer_quantity(runs: Runs, quantity: str,
 
     The dashed theory line is drawn when every layer's prediction is finite and positive
     (a log axis cannot show zeros, and NaN means theory makes no prediction there, e.g.
-    the gradient through a norm layer or a zero-variance constant init).
+    the gradient through a norm layer), and never for a deterministic initializer (constant,
+    identity: the theory is about iid random weights).
     """
     if quantity not in allowed:
         raise VizError(f"cannot plot {quantity!r} here; choose one of {', '.join(allowed)}")
-    traces = as_traces(runs, **simulate_kwargs)
+    traces = labelled_traces(runs, **simulate_kwargs)
     fig, ax = new_axes(ax)
-    for index, trace in enumerate(traces):
+    for index, (trace, label) in enumerate(traces):
         layers = np.arange(1, trace.depth + 1)
         mean = trace.mean(quantity)
-        label = run_label(trace)
         ax.plot(layers, mean, color=color(index), marker="o", markersize=3, label=label)
         if band and len(trace.seeds) > 1:
             low, high = np.percentile(trace.samples[quantity], BAND_PERCENTILES, axis=0)
             ax.fill_between(layers, low, high, color=color(index), alpha=0.2, linewidth=0)
         predicted = trace.theory.get(quantity)
-        if theory and predicted is not None and np.all(np.isfinite(predicted) & (predicted > 0)):
+        if (theory and predicted is not None and not _deterministic(trace.init)
+                and np.all(np.isfinite(predicted) & (predicted > 0))):
             ax.plot(layers, predicted, color=color(index), linestyle="--",
                     label=f"{label} (theory)")
     ax.set_yscale("log")

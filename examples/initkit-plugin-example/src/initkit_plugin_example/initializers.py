@@ -70,9 +70,12 @@ def delta_orthogonal(shape, rng: np.random.Generator, gain: float = 1.0,
 
 
 def delta_orthogonal_variance(fan_in: int, fan_out: int, gain: float = 1.0) -> float:
-    """Dense value gain^2 / max(fan_in, fan_out), as for initkit's orthogonal.
+    """gain^2 / max(fan_in, fan_out): the mean of the squared entries, exactly, for every draw.
 
-    (A conv kernel has gain^2 min(out, in) / (out * in * k) per entry, which the fans alone
-    cannot express; the conformance suite measures orthogonal initializers on 2-D shapes.)
+    The centre tap holds gain * H with min(out, in) orthonormal columns (or rows), so the
+    squares sum to gain^2 min(out, in) over out * in * k entries (k the kernel size), and
+    min(out, in) / (out * in * k) = 1 / (max(out, in) k) = 1 / max(fan_in, fan_out), since
+    fan_in = in k and fan_out = out k. For a dense shape (k = 1) it is the plain orthogonal
+    value; the conformance suite measures it on dense and conv shapes alike.
     """
     return gain * gain / max(fan_in, fan_out)
