@@ -4,9 +4,20 @@ Checks, in order, each failing with a :class:`NotebookError` that names the file
 what is wrong (and where, for JSON):
 
 1. size (a 100 MB notebook is refused before it is parsed);
-2. valid JSON (with the line and column of the first error);
-3. a Jupyter notebook (an object with ``cells``) of nbformat 4, valid against the nbformat
-   schema (``nbformat.validate``).
+2. UTF-8 text (a byte-order mark is allowed) and valid JSON (with the line and column of the
+   first error), of bounded shape: at most :data:`MAX_JSON_VALUES` values and
+   :data:`MAX_JSON_DEPTH` levels, counted on the raw bytes before ``json.loads`` builds
+   anything (:func:`initkit.grading.protocol.check_json_shape`), so 100,000 nested brackets
+   are a reason, not a ``RecursionError``, and 20 MB of ``[]`` never costs the grader a
+   gigabyte;
+3. a Jupyter notebook (an object with ``cells``) of nbformat 4, with at most
+   :data:`MAX_CELLS` cells, valid against the nbformat schema (``nbformat.validate``), and
+   whose nbgrader cell metadata, which the schema leaves free, has nbgrader's types.
+
+The file is parsed once: the JSON tree becomes the ``NotebookNode`` the way ``nbformat.reads``
+does it (``from_dict``, ``rejoin_lines``, ``strip_transient``) and is validated once. Every
+failure is a :class:`NotebookError` (the submission's status ``invalid``), never another
+exception.
 
 Then, against the exercise's reference notebook (the released student version, carrying
 nbgrader's cell metadata), :func:`check_cells` compares every nbgrader cell by ``grade_id``
@@ -20,6 +31,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +42,20 @@ from ..errors import (
 
 #: Largest notebook accepted, in bytes.
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
+#: Most JSON values (strings, numbers, lists, objects) in a notebook: a 20 MB notebook of
+#: ordinary lines holds some 500,000; a million cost the grader at most about 150 MB.
+MAX_JSON_VALUES = 1_000_000
+#: Deepest JSON nesting: a notebook needs about 8 levels, rich outputs and widget state some
+#: tens; far below the depth at which ``json.loads`` or the schema check would recurse out.
+MAX_JSON_DEPTH = 200
+#: Most cells in a notebook (the course's have about 40).
+MAX_CELLS = 5000
+#: nbgrader cell metadata fields and the types nbgrader writes
+#: (``nbgrader/nbgraderformat/v3.py``).
+NBGRADER_TYPES: dict[str, tuple[type, ...]] = {
+    "grade": (bool,), "solution": (bool,), "locked": (bool,), "task": (bool,),
+    "grade_id": (str,), "points": (int, float), "checksum": (str,), "cell_type": (str,),
+    "schema_version": (int,)}
 
 
 def import_nbformat():
@@ -92,9 +118,9 @@ def load_notebook(path: str | Path, max_bytes: int = MAX_NOTEBOOK_BYTES) -> Chec
         A :class:`CheckedNotebook` with no notes yet.
 
     Raises:
-        NotebookError: too big, not UTF-8 JSON, not a notebook, old or invalid nbformat.
+        NotebookError: too big, not UTF-8 JSON, too deep or too many values, not a notebook,
+            old or invalid nbformat, nbgrader metadata of the wrong types. Nothing else.
     """
-    nbformat = import_nbformat()
     path = Path(path)
     try:
         size = path.stat().st_size
@@ -105,31 +131,99 @@ def load_notebook(path: str | Path, max_bytes: int = MAX_NOTEBOOK_BYTES) -> Chec
         raw = path.read_bytes()
     except OSError as exc:
         raise NotebookError(f"{path}: cannot read the file ({exc.strerror})") from None
+    if len(raw) > max_bytes:  # it grew between stat and read
+        raise NotebookError(f"{path}: the notebook is more than the {max_bytes / 1e6:.0f} MB "
+                            "limit; clear its outputs and submit again")
     try:
-        data = json.loads(raw.decode("utf-8"))
+        return CheckedNotebook(path=path, nb=parse_notebook(raw, str(path)))
+    except NotebookError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a reader bug must not become status `error`
+        raise NotebookError(f"{path}: not a readable notebook ({type(exc).__name__}: "
+                            f"{str(exc)[:200]})") from None
+
+
+def parse_notebook(raw: bytes, name: str = "notebook"):
+    """The ``NotebookNode`` of a notebook file's bytes, parsed once and validated.
+
+    Args:
+        raw: the file's bytes.
+        name: how messages name the file.
+
+    Raises:
+        NotebookError: see :func:`load_notebook`.
+    """
+    from . import protocol
+
+    try:
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise NotebookError(f"{path}: not a notebook: byte {exc.start} is not UTF-8 text") \
+        raise NotebookError(f"{name}: not a notebook: byte {exc.start} is not UTF-8 text") \
             from None
+    try:
+        protocol.check_json_shape(raw, max_items=MAX_JSON_VALUES, max_depth=MAX_JSON_DEPTH,
+                                  what="the file")
+    except protocol.ProtocolError as exc:
+        raise NotebookError(f"{name}: not a notebook: {exc}".replace(
+            " (return large data as numpy arrays)", "")) from None
+    try:
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise NotebookError(f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}, column "
+        raise NotebookError(f"{name}: not valid JSON: {exc.msg} at line {exc.lineno}, column "
                             f"{exc.colno}; the file is damaged, download it again from "
                             "Jupyter (File > Download)") from None
+    except (ValueError, RecursionError) as exc:  # an int of 5,000 digits (sys.int_info)
+        raise NotebookError(f"{name}: not valid JSON: {str(exc)[:200]}") from None
     if not isinstance(data, dict) or "cells" not in data and "worksheets" not in data:
-        raise NotebookError(f"{path}: valid JSON but not a Jupyter notebook (no 'cells')")
+        raise NotebookError(f"{name}: valid JSON but not a Jupyter notebook (no 'cells')")
     major = data.get("nbformat")
-    if not isinstance(major, int) or major < 4:
-        raise NotebookError(f"{path}: nbformat {major} is too old (need 4); open it in a "
+    if type(major) is int and major < 4:
+        raise NotebookError(f"{name}: nbformat {major} is too old (need 4); open it in a "
                             "current Jupyter and save it again")
+    if type(major) is not int or major != 4:
+        raise NotebookError(f"{name}: nbformat {repr(major)[:20]} is not a version this "
+                            "grader reads (need 4); save it from a current Jupyter")
+    cells = data.get("cells")
+    if isinstance(cells, list) and len(cells) > MAX_CELLS:
+        raise NotebookError(f"{name}: the notebook has {len(cells)} cells, more than the "
+                            f"{MAX_CELLS} allowed")
+    nbformat = import_nbformat()
+    from nbformat.v4.rwbase import rejoin_lines, strip_transient
+
     try:
         with warnings.catch_warnings():  # duplicate cell ids are fixed silently by nbformat
             warnings.simplefilter("ignore")
-            nb = nbformat.reads(raw.decode("utf-8"), as_version=4)  # joins multi-line sources
+            nb = strip_transient(rejoin_lines(nbformat.from_dict(data)))  # nbformat.reads
             nbformat.validate(nb)
     except Exception as exc:  # nbformat.ValidationError and schema lookup errors
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise NotebookError(f"{path}: not a valid nbformat 4 notebook: {first[:300]}") \
+        raise NotebookError(f"{name}: not a valid nbformat 4 notebook: {first[:300]}") \
             from None
-    return CheckedNotebook(path=path, nb=nb)
+    _check_nbgrader_metadata(nb, name)
+    return nb
+
+
+def _check_nbgrader_metadata(nb, name: str) -> None:
+    """Refuse nbgrader cell metadata of the wrong types (the nbformat schema allows any):
+    the structure checks and nbgrader's checksum read these fields."""
+    for number, cell in enumerate(nb.cells, 1):
+        meta = cell.metadata.get("nbgrader")
+        if meta is None:
+            continue
+        where = f"{name}: cell {number}"
+        if not isinstance(meta, dict):
+            raise NotebookError(f"{where}: its nbgrader metadata is a "
+                                f"{type(meta).__name__}, not an object; the cell's metadata "
+                                "was edited: copy your answers into a fresh download of the "
+                                "exercise")
+        for key, types in NBGRADER_TYPES.items():
+            value = meta.get(key)
+            if value is not None and (type(value) not in types or
+                                      key == "points" and not math.isfinite(value)):
+                raise NotebookError(f"{where}: its nbgrader metadata field {key!r} is "
+                                    f"{str(value)[:40]!r}, not a {types[0].__name__}; the "
+                                    "cell's metadata was edited: copy your answers into a "
+                                    "fresh download of the exercise")
 
 
 def _grade_id(cell) -> str | None:

@@ -27,6 +27,15 @@ sizes and depth. A rigged ``__eq__``/``__sub__`` cannot cross the pipe: only its
 This is the design of Python's own ``multiprocessing`` without its pickle (see the warning in
 https://docs.python.org/3/library/pickle.html: "never unpickle data received from an
 untrusted source").
+
+What a reply may cost the trusted process is bounded *before* ``json.loads`` builds anything
+(:func:`loads_header`): the JSON part of a message is at most :data:`MAX_HEADER` bytes (the
+length prefix is checked before the bytes are read), holds at most :data:`MAX_ITEMS` JSON
+values and nests at most :data:`MAX_JSON_DEPTH` levels, counted on the raw bytes with the
+strings blanked out. Without the item bound, 24 MB of ``[[],[],...]`` (8 million empty lists,
+all valid) grows the reader from 78 MB to 1.2 GB: a Python list costs 56 bytes, its JSON
+three. Arrays are not limited by these: they travel as binary blobs. A violation is a
+:class:`ProtocolError`: the check that asked fails with it, as the student's invalid reply.
 """
 
 from __future__ import annotations
@@ -48,6 +57,14 @@ MAX_MESSAGE = 256 * 1024 * 1024
 MAX_BLOBS = 4096
 #: Deepest nesting of lists/dicts/tuples accepted.
 MAX_DEPTH = 32
+#: Largest JSON part (header frame) of a message, in bytes; large data travel as blobs.
+MAX_HEADER = 4 * 1024 * 1024
+#: Most JSON values (scalars and containers) in one header: 200,000 objects of at most a few
+#: hundred bytes each, so a header never costs the reader more than some tens of MB.
+MAX_ITEMS = 200_000
+#: Deepest JSON nesting of a header: a tagged dict costs 3 levels per level of the value
+#: (``{"$": "dict", "v": [[k, v]]}``), plus the header object and an opaque marker.
+MAX_JSON_DEPTH = 3 * (MAX_DEPTH + 2) + 2
 #: Array dtype kinds that may cross: bool, signed, unsigned, float, complex, bytes, unicode.
 ALLOWED_KINDS = frozenset("biufcSU")
 
@@ -199,7 +216,7 @@ class FrameReader:
     """
 
     def __init__(self, max_frame: int = MAX_FRAME, max_total: int = MAX_MESSAGE,
-                 max_blobs: int = MAX_BLOBS):
+                 max_blobs: int = MAX_BLOBS, max_header: int = MAX_HEADER):
         self._buf = bytearray()
         self._done: list[tuple[dict, list[bytes], int]] = []
         self._header: dict | None = None
@@ -209,6 +226,7 @@ class FrameReader:
         self._max = min(max_frame, max_total)
         self._max_total = max_total
         self._max_blobs = max_blobs
+        self._max_header = max_header
 
     def _check_total(self) -> None:
         if self._held + len(self._buf) > self._max_total:
@@ -227,6 +245,10 @@ class FrameReader:
             (n,) = _HEADER.unpack_from(self._buf)
             if n > self._max:
                 raise ProtocolError(f"frame of {n} bytes exceeds the {self._max}-byte limit")
+            if self._header is None and n > self._max_header:
+                raise ProtocolError(f"a message's JSON part of {n} bytes exceeds the "
+                                    f"{self._max_header}-byte limit (return large data as "
+                                    "numpy arrays)")
             if len(self._buf) < _HEADER.size + n:
                 break
             frame = bytes(self._buf[_HEADER.size:_HEADER.size + n])
@@ -274,8 +296,58 @@ def _reject_constant(name: str) -> Any:
     raise ProtocolError(f"non-standard JSON constant {name!r}")
 
 
-def loads_header(data: bytes) -> dict:
-    """Parse a JSON header strictly (no NaN/Infinity literals, must be an object)."""
+def check_json_shape(data: bytes, max_items: int = MAX_ITEMS,
+                     max_depth: int = MAX_JSON_DEPTH, what: str = "a message's JSON part"
+                     ) -> None:
+    """Refuse JSON text with more than ``max_items`` values or deeper than ``max_depth``.
+
+    Counted on the raw bytes, before any Python object is built: a document holds
+    ``1 + commas + non-empty containers`` values (a container of k >= 1 items has k - 1
+    commas), and its depth is the running maximum of opening minus closing brackets. Only
+    the structure counts: escaped backslashes and quotes are dropped (``bytes.replace``),
+    the remaining quotes delimit strings (a running parity, in numpy), and everything
+    inside a string is ignored, so brackets and commas in text do not count. The common
+    case (a header with few brackets) costs two ``bytes.count`` calls; otherwise the scan
+    is linear, about a second and five times the text's size in temporary arrays for a
+    20 MB notebook (a 4 MB reply: a fifth of that).
+
+    Raises:
+        ProtocolError: too many values or too deep, with the numbers.
+    """
+    opens = data.count(b"[") + data.count(b"{")
+    if opens + data.count(b",") + 1 <= max_items and opens <= max_depth:
+        return
+    raw = np.frombuffer(data.replace(b"\\\\", b"").replace(b'\\"', b""), dtype=np.uint8)
+    quote = raw == ord('"')
+    inside = np.bitwise_xor.accumulate(quote.view(np.uint8)).view(bool)  # from an opening
+    # quote up to, not including, its closing one; keep each string's opening quote only
+    keep = ~(inside & ~quote) & ~(quote & ~inside)
+    keep &= (raw != ord(" ")) & (raw != ord("\n")) & (raw != ord("\r")) & (raw != ord("\t"))
+    stream = raw[keep]
+    del raw, quote, inside, keep
+    is_open = (stream == ord("[")) | (stream == ord("{"))
+    is_close = (stream == ord("]")) | (stream == ord("}"))
+    empty = int(np.count_nonzero(is_open[:-1] & is_close[1:]))
+    containers = int(np.count_nonzero(is_open))
+    items = 1 + int(np.count_nonzero(stream == ord(","))) + containers - empty
+    if items > max_items:
+        raise ProtocolError(f"{what} holds {items} values, more than the {max_items} "
+                            "allowed (return large data as numpy arrays)")
+    if containers > max_depth:
+        steps = is_open[is_open | is_close].astype(np.int32) * 2 - 1  # +1 open, -1 close
+        depth = int(np.cumsum(steps).max()) if steps.size else 0
+        if depth > max_depth:
+            raise ProtocolError(f"{what} nests {depth} levels deep, more than the "
+                                f"{max_depth} allowed")
+
+
+def loads_header(data: bytes, max_bytes: int = MAX_HEADER) -> dict:
+    """Parse a JSON header strictly (no NaN/Infinity literals, must be an object), after
+    bounding its size, its number of values and its depth (:func:`check_json_shape`)."""
+    if len(data) > max_bytes:
+        raise ProtocolError(f"a message's JSON part of {len(data)} bytes exceeds the "
+                            f"{max_bytes}-byte limit (return large data as numpy arrays)")
+    check_json_shape(data)
     try:
         header = json.loads(data.decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
