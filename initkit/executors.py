@@ -3,7 +3,8 @@
 ``initkit grade`` and ``initkit sweep`` hand their work to an :class:`Executor`:
 
 - :class:`LocalExecutor` (the default, ``--jobs N``): this process when N is 1, else a pool of
-  N forked worker processes;
+  N forked worker processes, each killed by the kernel when this process ends
+  (``PR_SET_PDEATHSIG``), so a killed run leaves no worker behind;
 - :class:`DaskExecutor`: a ``distributed`` client, on a ``LocalCluster`` it starts on this
   machine (``--dask local``) or on an existing cluster (``--dask-scheduler tcp://HOST:PORT``
   or ``--dask-scheduler-file FILE``, e.g. one started by dask-jobqueue on Slurm or by the Dask
@@ -213,7 +214,8 @@ class LocalExecutor(Executor):
 
         pool = ProcessPoolExecutor(max_workers=min(self.jobs, len(items)),
                                    mp_context=multiprocessing.get_context("fork"),
-                                   initializer=self.initializer)
+                                   initializer=_die_with_parent,
+                                   initargs=(os.getpid(), self.initializer))
         try:
             pending = {pool.submit(fn, item): i for i, item in enumerate(items)}
             for fut in as_completed(pending):
@@ -234,6 +236,27 @@ class LocalExecutor(Executor):
             raise
         pool.shutdown(wait=True)
         return results
+
+
+def _die_with_parent(parent: int, initializer: Callable[[], None] | None) -> None:
+    """First thing in a local worker: die with the process that started the pool.
+
+    ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` (Linux, ``prctl(2)``): the kernel kills this worker
+    when its parent ends, however it ends (a ``SIGKILL`` of ``initkit grade`` included), so no
+    worker of a run outlives it. A parent already gone before the call is caught by
+    ``getppid``. Then the executor's own ``initializer``.
+    """
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent:
+        os._exit(1)
+    if initializer is not None:
+        initializer()
 
 
 class DaskExecutor(Executor):

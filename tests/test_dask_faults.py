@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 
 from initkit.executors import DaskExecutor, Failure
-from initkit.grading.dask_grading import grade_on_dask
-from initkit.grading.discover import discover, find_exercises
-from initkit.grading.runner import Options
+from initkit.grading.discover import find_exercises
+from initkit.grading.pipeline import grade_course
+from initkit.grading.settings import GradingSettings
 from initkit.sweep import Measurement, make_grid, run_sweep
 
 sys.path.insert(0, str(Path(__file__).parent / "grading"))
-from local_reference import grade_locally  # noqa: E402
+from pipeline_reference import grade_locally  # noqa: E402
 
 DASK = Path(sys.executable).with_name("dask")
 HERE = Path(__file__).parent / "grading"
@@ -28,9 +28,10 @@ STARTUP_SECONDS = 60
 
 
 def comparable(result) -> dict:
-    """A result's data but its wall time (which no two runs share)."""
+    """A result's data but what no two runs share: the wall time, and the notebook's printed
+    output (Jupyter echoes a cell's last value, with its memory address)."""
     data = result.to_dict()
-    data.pop("seconds")
+    data.pop("seconds"), data.pop("stdout")
     return data
 
 
@@ -117,13 +118,16 @@ def test_grading_survives_a_killed_worker(cluster, tmp_path):
         shutil.copy(HERE / "corpus" / f"{name}_variance.ipynb", subs)
     shutil.copy(HERE / "corpus" / "honest_correct_variance.ipynb", subs / "twin_variance.ipynb")
     exercises = find_exercises(HERE / "graders")
-    jobs = discover([subs], exercises)
-    options = Options(seed=99)
+    settings = GradingSettings(run_secret="99")
     cluster.client.wait_for_workers(2, timeout=STARTUP_SECONDS)  # the nanny's new worker
     kill = KillOneWorker(cluster, after=1)
-    results = grade_on_dask(cluster, jobs, exercises, options, on_result=kill)
-    assert kill.killed is not None and kill.count_at_kill < len(jobs)
-    assert kill.count == len(jobs)
-    assert not any(isinstance(r, Failure) for r in results)
-    local = grade_locally(jobs, exercises, options, tmp_path)
-    assert [comparable(r) for r in results] == [comparable(r) for r in local]
+    run = grade_course([subs], exercises, settings, cluster, out=tmp_path / "dask",
+                       on_result=kill)
+    assert kill.killed is not None and kill.count_at_kill < 5
+    assert kill.count == 5
+    assert len(run.results) == 5 and all(r.status != "error" for r in run.results)
+    assert not any(isinstance(r, Failure) for r in run.results)
+    local = grade_locally([subs], exercises, settings, tmp_path / "local", tmp_path)
+    assert [comparable(r) for r in run.results] == [comparable(r) for r in local]
+    assert (tmp_path / "dask" / "grades.csv").read_bytes() == \
+        (tmp_path / "local" / "grades.csv").read_bytes()

@@ -180,3 +180,52 @@ def test_flag_errors_are_clear(tmp_path):
         from_flags(dask="remote")
     ex = from_flags(jobs=3)
     assert isinstance(ex, LocalExecutor) and ex.workers == 3
+
+
+_POOL_SCRIPT = """
+import os, sys, time
+from initkit.executors import LocalExecutor
+
+def park(i):
+    open(os.path.join(sys.argv[1], f"{os.getpid()}.pid"), "w").close()
+    time.sleep(600)
+
+LocalExecutor(2).run(park, [0, 1])
+"""
+
+
+def test_local_workers_die_when_their_parent_is_killed(tmp_path):
+    """SIGKILL of the process that started a local pool kills its workers too (the kernel's
+    PR_SET_PDEATHSIG), so a killed run leaves no worker behind."""
+    import signal
+    import subprocess
+
+    proc = subprocess.Popen([sys.executable, "-c", _POOL_SCRIPT, str(tmp_path)],
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(tmp_path.glob("*.pid"))) < 2:
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        workers = [int(p.stem) for p in tmp_path.glob("*.pid")]
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 20
+
+        def alive(pid: int) -> bool:
+            try:
+                with open(f"/proc/{pid}/stat") as fh:
+                    return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+            except OSError:
+                return False
+
+        while any(map(alive, workers)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        left = [pid for pid in workers if alive(pid)]
+        for pid in left:  # our own workers, by the pids they wrote
+            os.kill(pid, signal.SIGKILL)
+        assert left == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)

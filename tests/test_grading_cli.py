@@ -92,13 +92,35 @@ def test_discover_reads_exercise_from_metadata_folder_name_or_fallback(tmp_path)
         find_exercises(tmp_path)
 
 
-def test_kernel_mode_input_transformer_cannot_earn_points(tmp_path):
-    """With --kernel, a transformer that blanks later cells only loses the student's answers."""
+def test_input_transformer_cannot_earn_points(tmp_path):
+    """Cells run the Jupyter way (IPython): a transformer that blanks later cells only loses
+    the student's own answers."""
     nb = HERE / "corpus" / "input_transformer_variance.ipynb"
-    proc = _grade(nb, "--graders", GRADERS, "--out", tmp_path / "out", "--kernel", "--jobs", "1")
+    proc = _grade(nb, "--graders", GRADERS, "--out", tmp_path / "out", "--jobs", "1")
     assert proc.returncode == 0, proc.stderr
     result = json.loads((tmp_path / "out" / "input_transformer" / "variance" / "results.json")
                         .read_text())
     assert result["score"] == 0.0
     assert all("is not defined" in t["output"] or "found 0" in t["output"]
                for t in result["tests"])
+
+
+def test_kernel_flag_is_gone(tmp_path):
+    """There is one way to run cells, so `--kernel` is an unknown option (usage error)."""
+    proc = _grade(CORRECT, "--graders", GRADERS, "--out", tmp_path / "out", "--kernel")
+    assert proc.returncode == 2
+    assert "No such option '--kernel'" in proc.stderr
+
+
+def test_defaults_are_the_settings_table():
+    """`initkit grade --help` shows the one table of defaults (GradingSettings)."""
+    from initkit.grading.settings import DEFAULTS
+
+    proc = subprocess.run([str(INITKIT), "grade", "--help"], capture_output=True, text=True,
+                          timeout=60, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+    text = " ".join(proc.stdout.split())
+    for flag, value in (("--timeout", DEFAULTS.timeout),
+                        ("--cell-timeout", DEFAULTS.cell_timeout),
+                        ("--memory", DEFAULTS.memory_mb)):
+        assert f"[default: {value};" in text.split(f"{flag} ", 1)[1].split(" --", 1)[0]
+    assert "--regrade" in text and "--seed SECRET" in text

@@ -1,20 +1,22 @@
 """``initkit grade``: grade notebooks with hidden pytest graders, safely and in parallel.
 
-A thin layer over :mod:`initkit.grading`: discover graders and submissions, grade them
-(:func:`initkit.grading.runner.grade_all`), write the outputs
-(:func:`initkit.grading.report.write_outputs`) and, with ``--nbgrader``, the gradebook.
-Exit code 0 when every submission got a result, whatever its score; 1 when the grader itself
-could not work for some submission (a broken grader, an internal failure); 2 usage errors.
+A thin layer over :func:`initkit.grading.pipeline.grade_course`: the flags become one
+:class:`~initkit.grading.settings.GradingSettings` and one executor, the pipeline does the
+rest (each result stored in ``OUT/results/`` as it arrives, reused by the next run into the
+same ``--out``; the tables rebuilt from every stored result; with ``--nbgrader``, the
+gradebook). Exit code 0 when every submission got a result, whatever its score; 1 when the
+grader itself could not work for some submission (a broken grader, an internal failure);
+2 usage errors; 130 interrupted (the results graded so far are kept).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
 from ..errors import InitkitError
+from ..grading.settings import DEFAULTS
 from .sweep import dask_options
 
 
@@ -25,14 +27,15 @@ from .sweep import dask_options
 @click.option("--exercise", default=None,
               help="Exercise of notebooks whose metadata and file name do not say.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("graded"),
-              show_default=True, help="Where grades.csv, results.json and feedback go.")
+              show_default=True, help="Where grades.csv, results.json and feedback go; "
+              "each result is kept in OUT/results/ and reused by the next run.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
               help="Submissions graded in parallel [default: number of cores].")
-@click.option("--timeout", type=click.FloatRange(min=1), default=120.0, show_default=True,
-              help="Wall-clock seconds per submission.")
-@click.option("--cell-timeout", type=click.FloatRange(min=0.5), default=30.0,
+@click.option("--timeout", type=click.FloatRange(min=1), default=DEFAULTS.timeout,
+              show_default=True, help="Wall-clock seconds per submission.")
+@click.option("--cell-timeout", type=click.FloatRange(min=0.5), default=DEFAULTS.cell_timeout,
               show_default=True, help="Wall-clock seconds per cell and per check call.")
-@click.option("--memory", "memory_mb", type=click.IntRange(min=64), default=2048,
+@click.option("--memory", "memory_mb", type=click.IntRange(min=64), default=DEFAULTS.memory_mb,
               show_default=True, help="Address-space limit of each notebook's process (MB).")
 @click.option("--nbgrader", "course", type=click.Path(file_okay=False, path_type=Path),
               default=None, help="nbgrader course folder: grade its submitted/ (if no "
@@ -40,13 +43,12 @@ from .sweep import dask_options
 @click.option("--fresh", is_flag=True,
               help="Start a fresh `python -I` per notebook instead of forking a pre-warmed "
                    "template process (slower; the same confinement).")
-@click.option("--kernel", "ipython", is_flag=True,
-              help="Run the cells through IPython's InteractiveShell (the Jupyter kernel's "
-                   "execution engine, in the sandboxed child) so IPython magics work; "
-                   "default: plain Python execution, faster.")
-@click.option("--seed", type=click.IntRange(min=0, max=2**31 - 1), default=None,
-              help="Seed of the hidden checks' fresh inputs [default: drawn per run; "
-                   "recorded in each results.json, so a regrade can repeat it].")
+@click.option("--seed", "secret", default=None, metavar="SECRET",
+              help="The run secret each submission's hidden-check seed is derived from "
+                   "[default: the one OUT/run.json records, else a new one, recorded there].")
+@click.option("--regrade", is_flag=True,
+              help="Grade again the submissions OUT/results/ already holds a result for "
+                   "(same notebook, graders and seed).")
 @click.option("--unconfined", is_flag=True,
               help="Grade even where no confinement can be set up (no user namespaces, "
                    "no root): resource limits and timeouts only; the notebooks can read "
@@ -56,8 +58,8 @@ from .sweep import dask_options
               help="Show a progress bar [default: when stderr is a terminal].")
 def grade(submissions: tuple[Path, ...], graders_dir: Path | None, exercise: str | None,
           out_dir: Path, jobs: int | None, timeout: float, cell_timeout: float,
-          memory_mb: int, course: Path | None, fresh: bool, ipython: bool,
-          seed: int | None, unconfined: bool, dask: str | None, dask_scheduler: str | None,
+          memory_mb: int, course: Path | None, fresh: bool, secret: str | None,
+          regrade: bool, unconfined: bool, dask: str | None, dask_scheduler: str | None,
           dask_scheduler_file: str | None, progress: bool | None) -> None:
     """Grade notebook SUBMISSIONS (files, flat folders or nbgrader's submitted/).
 
@@ -66,13 +68,10 @@ def grade(submissions: tuple[Path, ...], graders_dir: Path | None, exercise: str
     """
     import sys
 
-    from ..grading.discover import discover, find_exercises
-    from ..grading.report import write_outputs
-    from ..grading.runner import Options
+    from ..grading.discover import find_exercises
+    from ..grading.settings import GradingSettings
 
-    if graders_dir is None:
-        graders_dir = Path("graders")
-    exercises = find_exercises(graders_dir.resolve())
+    exercises = find_exercises((graders_dir or Path("graders")).resolve())
     paths = list(submissions)
     if not paths:
         if course is None:
@@ -82,62 +81,34 @@ def grade(submissions: tuple[Path, ...], graders_dir: Path | None, exercise: str
         if not paths[0].is_dir():
             raise InitkitError(f"{paths[0]} not found: collect the submissions first "
                                "(nbgrader collect) or give SUBMISSIONS")
-    jobs_list = discover([p.resolve() for p in paths], exercises, exercise)
-    if not jobs_list:
-        raise InitkitError(f"no notebooks (*.ipynb) found in {', '.join(map(str, paths))}")
-    out_dir = out_dir.resolve()
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InitkitError(f"--out {out_dir} is a file, not a folder: pass a folder for "
-                           "grades.csv and the feedback")
-    try:  # before grading: a bad --out must not waste a whole run
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InitkitError(f"cannot create the output folder {out_dir}: {exc.strerror}; "
-                           "pass a writable --out DIR") from None
+    out_dir = _output_folder(out_dir)
     from ..grading.confine import require_confinement
 
     # fail closed: no grading at all where notebooks cannot be confined, unless asked
     for warning in require_confinement(unconfined):
         click.echo(f"warning: {warning}", err=True)
-    options = Options(timeout=timeout, cell_timeout=cell_timeout, memory_mb=memory_mb,
-                      course=str(course.resolve()) if course else None,
-                      prewarm=not fresh, ipython=ipython, seed=seed, unconfined=unconfined)
-    n_jobs = jobs or os.cpu_count() or 1
+    settings = GradingSettings(timeout=timeout, cell_timeout=cell_timeout,
+                               memory_mb=memory_mb,
+                               course=str(course.resolve()) if course else None,
+                               prewarm=not fresh, unconfined=unconfined, run_secret=secret,
+                               regrade=regrade)
     show = sys.stderr.isatty() if progress is None else progress
-    executor = None
-    if dask or dask_scheduler or dask_scheduler_file:  # else grade_all's local processes
-        from ..grading.dask_grading import daemonic_warning
-        from .sweep import make_executor
+    from ..grading.scratch import run_scratch
 
-        executor = make_executor(jobs, dask, dask_scheduler, dask_scheduler_file)
-        click.echo(f"grading on {executor.describe()}", err=True)
-        if (message := daemonic_warning(executor)) is not None:
-            click.echo(f"warning: {message}", err=True)
     try:
-        results = _run(jobs_list, exercises, options, n_jobs, show, executor)
-    except KeyboardInterrupt:  # the run's tasks are cancelled; nothing below is written
-        click.echo("interrupted: grading cancelled; no grades or feedback were written",
-                   err=True)
+        with run_scratch():
+            run = _run(paths, exercises, settings, exercise, out_dir, show,
+                       (jobs, dask, dask_scheduler, dask_scheduler_file))
+    except KeyboardInterrupt:  # the run's tasks are cancelled; what is graded is kept
+        click.echo(f"interrupted: the results graded so far are kept in {out_dir}/results; "
+                   "run the same command again to grade the rest", err=True)
         sys.exit(130)
-    finally:
-        if executor is not None:
-            executor.close()
-    if course is not None:  # the manual scores graded by hand so far count; the rest pend
-        from ..grading.gradebook import read_manual_scores
-
-        try:
-            read_manual_scores(results, course.resolve())
-        except Exception as exc:  # a gradebook we cannot read: manual points stay pending
-            click.echo(f"warning: manual scores not read from the gradebook ({exc}); they "
-                       "show as pending", err=True)
-    write_outputs(results, out_dir)
-    if course is not None:
-        from ..grading.gradebook import write_gradebook
-
-        for warning in write_gradebook(results, course.resolve(), graders=exercises):
-            click.echo(f"warning: {warning}", err=True)
-    _summary(results, out_dir)
-    errors = [r for r in results if r.status == "error"]
+    if (line := run.reuse_line()) is not None:
+        click.echo(line, err=True)
+    for warning in run.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    _summary(run)
+    errors = [r for r in run.results if r.status == "error"]
     if errors:
         first = errors[0]
         raise InitkitError(f"the grader could not grade {len(errors)} submission(s), e.g. "
@@ -145,7 +116,22 @@ def grade(submissions: tuple[Path, ...], graders_dir: Path | None, exercise: str
                            f"the other results are in {out_dir}")
 
 
-def _run(jobs_list, exercises, options, n_jobs, show, executor=None):
+def _output_folder(out_dir: Path) -> Path:
+    """``--out``, made before grading: a bad one must not waste a whole run."""
+    out_dir = out_dir.resolve()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InitkitError(f"--out {out_dir} is a file, not a folder: pass a folder for "
+                           "grades.csv and the feedback")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InitkitError(f"cannot create the output folder {out_dir}: {exc.strerror}; "
+                           "pass a writable --out DIR") from None
+    return out_dir
+
+
+def _run(paths, exercises, settings, exercise, out_dir, show, where):
+    """The pipeline on the executor the flags chose, with a progress bar."""
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -155,14 +141,21 @@ def _run(jobs_list, exercises, options, n_jobs, show, executor=None):
         TimeElapsedColumn,
     )
 
-    from ..grading.runner import grade_all
+    from ..grading.dask_grading import daemonic_warning
+    from ..grading.pipeline import grade_course
+    from .sweep import make_executor
 
     console = Console(stderr=True)
     failures = 0
-    with Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[rate]}"), TextColumn("{task.fields[fail]}"),
-                  TimeElapsedColumn(), console=console, disable=not show) as bar:
-        task = bar.add_task("grading", total=len(jobs_list), rate="", fail="0 failed")
+    with make_executor(*where) as executor, \
+            Progress(TextColumn("grading"), BarColumn(), MofNCompleteColumn(),
+                     TextColumn("{task.fields[rate]}"), TextColumn("{task.fields[fail]}"),
+                     TimeElapsedColumn(), console=console, disable=not show) as bar:
+        if executor.kind == "dask":
+            click.echo(f"grading on {executor.describe()}", err=True)
+            if (message := daemonic_warning(executor)) is not None:
+                click.echo(f"warning: {message}", err=True)
+        task = bar.add_task("grading", total=None, rate="", fail="0 failed")
 
         def on_result(result):
             nonlocal failures
@@ -172,18 +165,28 @@ def _run(jobs_list, exercises, options, n_jobs, show, executor=None):
             bar.update(task, advance=1, rate=f"{done / elapsed:.2f}/s",
                        fail=f"{failures} failed")
 
-        return grade_all(jobs_list, exercises, options, n_jobs=n_jobs, on_result=on_result,
-                         executor=executor)
+        return grade_course(paths, exercises, settings, executor, out=out_dir,
+                            exercise=exercise, on_result=on_result,
+                            on_plan=lambda n: bar.update(task, total=n))
 
 
-def _summary(results, out_dir: Path) -> None:
+def _summary(run) -> None:
     from .format import format_table
 
-    rows = [[r.student, r.exercise or "-", f"{r.score:g}/{r.max_score:g}"
+    rows = [[_shown(r.student), _shown(r.exercise or "-"), f"{r.score:g}/{r.max_score:g}"
              + (f" ({r.pending:g} pending)" if r.pending else ""), r.status,
-             (r.reason or "; ".join(r.notes))[:70]] for r in results]
+             _shown(r.reason or "; ".join(r.notes))[:70]] for r in run.results]
     click.echo(format_table(["student", "exercise", "score", "status", "notes"], rows))
-    click.echo(f"{len(results)} submission(s) graded; results in {out_dir}")
+    click.echo(f"{len(run.graded)} submission(s) graded, {run.reused} reused; "
+               f"{len(run.results)} result(s) in {run.out}")
+
+
+def _shown(text: str) -> str:
+    """``text`` printable on any terminal: a file name's undecodable bytes as U+FFFD."""
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
 
 
 COMMANDS = [grade]

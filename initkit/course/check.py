@@ -10,8 +10,10 @@ runs: this command never runs a hidden check.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from ..grading.settings import CHECK, GradingSettings
 
 HIDDEN_BLOCK = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*\n?",
                           re.S | re.M)
@@ -50,32 +52,39 @@ def strip_hidden(source: str) -> str:
     return HIDDEN_BLOCK.sub("", source)
 
 
-def check_notebook(path: Path, *, timeout: float = 300.0, cell_timeout: float = 120.0,
-                   memory_mb: int = 4096, unconfined: bool = False) -> CheckReport:
+def check_notebook(path: Path, settings: GradingSettings = CHECK, *,
+                   timeout: float | None = None, cell_timeout: float | None = None,
+                   memory_mb: int | None = None, unconfined: bool | None = None
+                   ) -> CheckReport:
     """Run ``path`` in the grading sandbox and read off its visible tests.
+
+    Args:
+        path: the notebook.
+        settings: limits [default: the generous :data:`~initkit.grading.settings.CHECK`].
+        timeout / cell_timeout / memory_mb / unconfined: override one of ``settings``.
 
     Raises:
         NotebookError: not a usable notebook (the message names the file and why).
     """
+    from ..grading.cells import cell_points, manual_items, test_cells
     from ..grading.notebook import load_notebook
-    from ..grading.runner import manual_items, test_cells
     from ..grading.sandbox import Limits, Sandbox
 
+    given = {"timeout": timeout, "cell_timeout": cell_timeout, "memory_mb": memory_mb,
+             "unconfined": unconfined}
+    settings = replace(settings, **{k: v for k, v in given.items() if v is not None})
     path = Path(path)
     nb = load_notebook(path)
     cells = [strip_hidden(c.source) for c in nb.nb.cells if c.cell_type == "code"]
     tests = test_cells(nb.nb)
-    points = {}
-    for cell in nb.nb.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("grade_id"):
-            points[str(meta["grade_id"])] = float(meta.get("points", 0) or 0)
+    points = cell_points(nb.nb)
     report = CheckReport(path=path, manual_points=sum(m.max_score for m in manual_items(nb.nb)))
-    limits = Limits(timeout=timeout, cell_timeout=cell_timeout,
-                    memory_bytes=memory_mb * 1024**2)
+    limits = Limits(timeout=settings.timeout, cell_timeout=settings.cell_timeout,
+                    memory_bytes=settings.memory_mb * 1024**2)
     data = path.parent / "data"
     with Sandbox(cells, {path.name: path.read_bytes()}, limits=limits,
-                 data_dir=data if data.is_dir() else None, unconfined=unconfined) as sb:
+                 data_dir=data if data.is_dir() else None,
+                 unconfined=settings.unconfined) as sb:
         results = {c.index + 1: c for c in sb.start()}
         report.problem = sb.gone_reason or ""
     for number, grade_id in tests.items():

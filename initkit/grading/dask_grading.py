@@ -1,52 +1,39 @@
-"""Grading on a Dask cluster, with every guarantee of the local runtime.
+"""Graders shipped to Dask workers: the one thing grading on Dask does differently.
 
-:func:`grade_on_dask` grades submissions as tasks of a
-:class:`~initkit.executors.DaskExecutor`. What stays as it is locally:
+Grading runs every submission as a :class:`~initkit.grading.task.Task` through
+:meth:`initkit.executors.Executor.run`, locally and on Dask alike
+(:mod:`initkit.grading.pipeline`). A Dask worker may be on another machine, with no shared
+file system: :func:`ship` packs the graders of the exercises in the run (and a course's
+release notebook when the grader folder has none) into one tar.gz and registers it as a
+worker plugin, so each worker receives and unpacks it once per run, including workers that
+join or restart mid-run; it is removed from the workers when the run ends. Tasks then find
+the graders with :func:`unpacked`. Each task carries its notebook's bytes itself.
 
-- each task is :func:`initkit.grading.runner.grade_one`, in the worker's own process: the
-  trusted pytest checks run there and each notebook runs sandboxed in its own child process
-  of the worker (workers on a cluster do not run as root, so the sandbox's non-root
-  confinement is the one they use). One grading at a time per worker process (a lock): pytest
-  and the sandbox keep per-process state;
-- the outputs (grades.csv, results.json, feedback) are written by the client only: tasks
-  return :class:`~initkit.grading.runner.SubmissionResult` objects and write nothing but their
-  own temporary folder, so a task run twice (Dask reruns a task whose worker died) changes
-  nothing;
-- one task key per submission (identical notebooks are still two submissions), results
-  collected as they complete and recorded once each; a submission whose task killed its
-  worker ``allowed-failures + 1`` times is recorded as ``error`` with that reason.
-
-Shipping (no shared file system needed): the client packs the graders of the exercises in
-the run (and a course's release notebook when the grader folder has none) into one tar.gz and
-registers it as a worker plugin, so each worker receives and unpacks it once per run,
-including workers that join or restart mid-run; it is removed from the workers when the run
-ends. Each task carries its notebook's bytes (a notebook over the size limit travels as its
-size alone, so it is refused with the same message). Paths in results are mapped back to the
-client's, so a result is the one the local runtime gives, row for row.
+On a Dask worker each notebook runs sandboxed in its own child process of the worker
+(workers on a cluster do not run as root, so the sandbox's non-root confinement is the one
+they use); forking there needs ``distributed.worker.daemon: False``
+(:func:`daemonic_warning`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
 import shutil
 import tarfile
 import tempfile
-import threading
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..executors import DaskExecutor, Failure, require_distributed
-from .discover import Job, reference_notebook
-from .notebook import MAX_NOTEBOOK_BYTES
-from .runner import Options, SubmissionResult, TestResult, grade_one
+from ..executors import Executor, require_distributed
+from .discover import reference_notebook
 
 #: Unpacked grader bundles of this worker process: digest -> folder.
 _UNPACKED: dict[str, Path] = {}
-_GRADE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -97,6 +84,19 @@ def _unpack(bundle: Bundle) -> Path:
     return root
 
 
+def unpacked(digest: str) -> Path:
+    """This worker's folder of the shipped graders ``digest`` (one sub-folder per exercise).
+
+    Raises:
+        RuntimeError: the run's worker plugin did not run on this worker.
+    """
+    root = _UNPACKED.get(digest)
+    if root is None:
+        raise RuntimeError("the run's graders were not unpacked on this worker (its grader "
+                           "plugin did not run)")
+    return root
+
+
 def _plugin_class() -> type:
     distributed = require_distributed()
 
@@ -111,9 +111,9 @@ def _plugin_class() -> type:
             os.environ.setdefault("MPLBACKEND", "Agg")
             _unpack(self.bundle)
             try:  # import what grading needs now, not in the first submission's time
-                from .runner import _warm
+                from .runner import warm
 
-                _warm()
+                warm()
             except Exception:  # warming is an optimisation only
                 pass
 
@@ -125,148 +125,35 @@ def _plugin_class() -> type:
     return GraderBundle
 
 
-@dataclass(frozen=True)
-class Task:
-    """One submission's task: the job, its notebook's bytes (or its size alone when over the
-    limit), its exercise in the bundle, and the options."""
+@contextlib.contextmanager
+def ship(executor: Executor, exercises: dict[str, Path], course: str | None = None
+         ) -> Iterator[str | None]:
+    """Make ``exercises``' graders reachable from the executor's workers for a run.
 
-    job: Job
-    notebook: bytes | None
-    size: int
-    exercise: str | None
-    digest: str
-    options: Options
-    grader_origin: str | None = None
-
-
-def _payload(job: Job) -> tuple[bytes | None, int]:
-    try:
-        size = job.path.stat().st_size
-        return (job.path.read_bytes() if size <= MAX_NOTEBOOK_BYTES else None), size
-    except OSError:
-        return None, -1
-
-
-def _remap(text: str, mapping: list[tuple[str, str]]) -> str:
-    for worker_path, client_path in mapping:
-        text = text.replace(worker_path, client_path)
-    return text
-
-
-def _map_result(result: SubmissionResult, mapping: list[tuple[str, str]]) -> SubmissionResult:
-    def fix(value: Any) -> Any:
-        if isinstance(value, str):
-            return _remap(value, mapping)
-        if isinstance(value, tuple):
-            return tuple(fix(v) for v in value)
-        if isinstance(value, list):
-            return [fix(v) for v in value]
-        if isinstance(value, TestResult):
-            return replace(value, output=fix(value.output), name=fix(value.name))
-        return value
-
-    return replace(result, path=fix(result.path), reason=fix(result.reason),
-                   tests=fix(result.tests), notes=fix(result.notes),
-                   cell_errors=fix(result.cell_errors), stdout=fix(result.stdout),
-                   stderr=fix(result.stderr))
-
-
-def grade_task(task: Task) -> SubmissionResult:
-    """Grade one submission on this worker: its notebook in a fresh private folder, the
-    unpacked graders, then :func:`~initkit.grading.runner.grade_one`. Idempotent."""
-    root = _UNPACKED.get(task.digest)
-    if root is None:
-        raise RuntimeError("the run's graders were not unpacked on this worker (its grader "
-                           "plugin did not run)")
-    job = task.job
-    private = Path(tempfile.mkdtemp(prefix="initkit-dask-sub-"))
-    try:
-        private.chmod(0o700)
-        copy = private / job.path.name
-        if task.notebook is not None:
-            copy.write_bytes(task.notebook)
-        elif task.size >= 0:
-            with open(copy, "wb") as fh:  # over the limit: a sparse file of the same size
-                fh.truncate(task.size)
-        grader_dir = root / task.exercise if task.exercise else None
-        with _GRADE_LOCK:
-            result = grade_one(replace(job, path=copy), grader_dir, task.options)
-    finally:
-        shutil.rmtree(private, ignore_errors=True)
-    mapping = [(str(private), str(job.path.parent))]
-    if grader_dir is not None and task.grader_origin:
-        mapping.append((str(grader_dir), task.grader_origin))
-    return replace(_map_result(result, mapping), path=str(job.path))
-
-
-def daemonic_warning(executor: DaskExecutor) -> str | None:
-    """One line when some workers are daemonic processes (a cluster the kit joined), else
-    None: the kit starts its own workers with ``distributed.worker.daemon: False``."""
-    daemonic = executor.daemonic()
-    if not daemonic:
-        return None
-    return (f"{len(daemonic)} Dask worker(s) run as daemonic processes ({daemonic[0]}, ...): "
-            "the grading sandbox forks inside each worker, so start them with "
-            "DASK_DISTRIBUTED__WORKER__DAEMON=False (distributed.worker.daemon: False)")
-
-
-def grade_on_dask(executor: DaskExecutor, jobs: list[Job], exercises: dict[str, Path],
-                  options: Options,
-                  on_result: Callable[[SubmissionResult], None] | None = None,
-                  warn: Callable[[str], None] | None = None) -> list[SubmissionResult]:
-    """Grade ``jobs`` on the executor's cluster; results in the order of ``jobs``.
-
-    Args:
-        executor: a connected :class:`~initkit.executors.DaskExecutor`.
-        jobs / exercises / options: as :func:`initkit.grading.runner.grade_all` takes them.
-        on_result: called in this process as each result arrives (progress bars).
-        warn: receives one line per problem of the cluster (daemonic workers).
-
-    Returns:
-        One result per job; a submission that killed its workers is an ``error`` result.
+    Yields the bundle's digest on Dask (tasks look their graders up with :func:`unpacked`),
+    None for local processes (they read the graders where they are).
     """
-    message = daemonic_warning(executor)
-    if message and warn:
-        warn(message)
-    if getattr(options, "seed", 0) is None:  # one seed per run, as grade_all draws it
-        import secrets
-
-        options = replace(options, seed=secrets.randbelow(2**31))
-    used = {job.exercise for job in jobs if job.exercise in exercises}
-    bundle = pack_graders({name: exercises[name] for name in sorted(used)}, options.course)
+    if executor.kind != "dask":
+        yield None
+        return
+    bundle = pack_graders(exercises, course)
     plugin = _plugin_class()(bundle)
     executor.client.register_plugin(plugin, name=plugin.name)
-    tasks = []
-    for job in jobs:
-        notebook, size = _payload(job)
-        exercise = job.exercise if job.exercise in exercises else None
-        tasks.append(Task(job, notebook, size, exercise, bundle.digest, options,
-                          str(exercises[exercise]) if exercise else None))
-    results: list[SubmissionResult | None] = [None] * len(jobs)
-
-    def deliver(index: int, value: Any) -> None:
-        results[index] = _finish(jobs[index], value, getattr(options, "seed", None))
-        if on_result:
-            on_result(results[index])
-
     try:
-        executor.run(grade_task, tasks, keys=[f"{j.student}-{j.exercise}" for j in jobs],
-                     on_result=deliver, label="grade")
+        yield bundle.digest
     finally:
         try:
             executor.client.unregister_worker_plugin(plugin.name)
         except Exception:  # a worker gone meanwhile: its folder went with it
             pass
-    return results
 
 
-def _finish(job: Job, value: SubmissionResult | Failure, seed: int | None) -> SubmissionResult:
-    """A task's outcome as the client records it: a failure is an ``error`` result."""
-    if isinstance(value, Failure):
-        result = SubmissionResult(student=job.student, exercise=job.exercise,
-                                  path=str(job.path), status="error",
-                                  reason=f"grading worker failed: {value.reason}")
-        if hasattr(result, "seed"):
-            result.seed = seed
-        return result
-    return value
+def daemonic_warning(executor: Executor) -> str | None:
+    """One line when some Dask workers are daemonic processes (a cluster the kit joined),
+    else None: the kit starts its own workers with ``distributed.worker.daemon: False``."""
+    daemonic = executor.daemonic() if executor.kind == "dask" else []
+    if not daemonic:
+        return None
+    return (f"{len(daemonic)} Dask worker(s) run as daemonic processes ({daemonic[0]}, ...): "
+            "the grading sandbox forks inside each worker, so start them with "
+            "DASK_DISTRIBUTED__WORKER__DAEMON=False (distributed.worker.daemon: False)")

@@ -18,7 +18,7 @@ from ..errors import (
     GradebookError,  # noqa: F401 (defined in initkit.errors, re-exported here)
     InitkitError,
 )
-from .runner import SubmissionResult
+from .results import SubmissionResult
 
 
 def _grade_ids(grader_dir: Path) -> dict[str, str]:
@@ -28,6 +28,7 @@ def _grade_ids(grader_dir: Path) -> dict[str, str]:
 
     import pytest
 
+    from .pytest_plugin import grade_id_of
     from .runner import _empty_ini, _short
 
     mapping: dict[str, str] = {}
@@ -35,9 +36,8 @@ def _grade_ids(grader_dir: Path) -> dict[str, str]:
     class _Ids:
         def pytest_collection_modifyitems(self, items):
             for item in items:
-                marker = item.get_closest_marker("points")
-                gid = marker.kwargs.get("grade_id") if marker else None
-                if isinstance(gid, str):
+                gid = grade_id_of(item)
+                if gid is not None:
                     mapping[_short(item.nodeid)] = gid
 
     with contextlib.redirect_stdout(io.StringIO()), _empty_ini() as ini:
@@ -54,7 +54,7 @@ def write_gradebook(results: list[SubmissionResult], course: Path,
     """Store every graded submission's scores as the auto scores of nbgrader grade cells.
 
     Args:
-        results: from :func:`initkit.grading.runner.grade_all`.
+        results: from :func:`initkit.grading.pipeline.grade_course`.
         course: the nbgrader course folder.
         graders: exercise -> grader folder (to read the ``grade_id`` of each test).
         db_url: the gradebook's URL [default: ``sqlite:///COURSE/gradebook.db``].

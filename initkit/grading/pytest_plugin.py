@@ -15,21 +15,23 @@ score goes to with ``initkit grade --nbgrader`` (and whose hidden block runs it 
 ``nbgrader autograde``, :mod:`initkit.course.bridge`). A check is named, in feedback, by the
 first line of its docstring.
 
-Fixture ``grade_seed`` (always there): the run's seed for fresh hidden inputs, from
-``--grade-seed N`` or drawn at random once per session; ``initkit grade`` records it in each
-``results.json``, so a regrade with the same seed is reproducible.
+Fixture ``grade_seed`` (always there): the submission's seed for fresh hidden inputs, from
+``--grade-seed N`` or drawn at random once per session; ``initkit grade`` derives one per
+submission from the run secret (:mod:`initkit.grading.seeds`), so a regrade repeats it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
+from .settings import DEFAULTS, GradingSettings
+
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
-#: The name the ``--submission`` plugin object is registered under (the runner reads its
-#: ``submission`` attribute after the session).
+#: The name the ``--submission`` plugin object is registered under.
 SUBMISSION_PLUGIN = "initkit-submission"
 
 
@@ -39,10 +41,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--submission", default=None, metavar="PATH",
                     help="Grade this notebook: run it in a sandbox and give the tests the "
                          "`submission` fixture (initkit).")
-    group.addoption("--submission-timeout", type=float, default=120.0, metavar="SECONDS",
-                    help="Wall-clock limit for the whole submission [120].")
-    group.addoption("--cell-timeout", type=float, default=30.0, metavar="SECONDS",
-                    help="Wall-clock limit for one cell or one call [30].")
+    group.addoption("--submission-timeout", type=float, default=DEFAULTS.timeout,
+                    metavar="SECONDS", help="Wall-clock limit for the whole submission "
+                    f"[{DEFAULTS.timeout:g}].")
+    group.addoption("--cell-timeout", type=float, default=DEFAULTS.cell_timeout,
+                    metavar="SECONDS", help="Wall-clock limit for one cell or one call "
+                    f"[{DEFAULTS.cell_timeout:g}].")
     group.addoption("--sandbox-unconfined", action="store_true", default=False,
                     help="Run the notebook with resource limits only: no namespaces, no "
                          "allow-list root, no privilege drop (only where no confinement "
@@ -53,13 +57,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--sandbox-fresh", action="store_true", default=False,
                     help="Start a fresh `python -I` for the notebook instead of forking the "
                          "pre-warmed template (slower, same confinement).")
-    group.addoption("--sandbox-ipython", action="store_true", default=False,
-                    help="Run the cells through IPython's InteractiveShell (IPython magics).")
-    group.addoption("--submission-memory", type=int, default=2048, metavar="MB",
-                    help="Address-space limit of the notebook's process [2048].")
+    group.addoption("--submission-memory", type=int, default=DEFAULTS.memory_mb, metavar="MB",
+                    help=f"Address-space limit of the notebook's process [{DEFAULTS.memory_mb}].")
     group.addoption("--grade-seed", type=int, default=None, metavar="N",
                     help="Seed of the hidden checks' fresh inputs (the `grade_seed` "
-                         "fixture) [default: drawn at random per run].")
+                         "fixture) [default: drawn at random per session].")
 
 
 @pytest.fixture(scope="session")
@@ -98,7 +100,7 @@ def pytest_configure(config: pytest.Config) -> None:
     path = config.getoption("submission", default=None)
     if not path:
         return
-    plugin = _SubmissionPlugin(Path(path), config)
+    plugin = SubmissionPlugin.of_path(Path(path), config)
     config.pluginmanager.register(plugin, SUBMISSION_PLUGIN)
     config.pluginmanager.register(plugin.fixtures(), "initkit-submission-fixture")
 
@@ -123,36 +125,74 @@ def points_of(item: pytest.Item) -> tuple[float, str]:
     return float(pts), visibility
 
 
-class _SubmissionPlugin:
-    """The part that exists only with ``--submission``."""
+class SubmissionPlugin:
+    """The ``submission`` fixture's source: a notebook and the settings of its sandbox.
 
-    def __init__(self, path: Path, config: pytest.Config):
-        self.path = path
-        self.config = config
+    ``initkit grade`` hands the notebook it has loaded and checked to
+    ``pytest.main(..., plugins=[p, p.fixtures()])`` (:meth:`of_notebook`: nothing is written
+    to disk and read back); ``--submission PATH`` makes one that loads PATH
+    (:meth:`of_path`). The sandbox starts the first time a test asks for ``submission`` and
+    is closed when the session ends.
+    """
+
+    def __init__(self, load: Callable[[], tuple[list[str], dict[str, bytes]]],
+                 settings: GradingSettings, data_dir: str | None = None):
+        self._load = load
+        self.settings = settings
+        self.data_dir = data_dir
         #: the session's :class:`~initkit.grading.submission.Submission`, once started
         self.submission = None
         self._sandbox = None
+
+    @classmethod
+    def of_notebook(cls, nb, name: str, settings: GradingSettings,
+                    data_dir: str | None = None) -> SubmissionPlugin:
+        """A loaded :class:`~initkit.grading.notebook.CheckedNotebook`, saved as ``name``
+        in the sandbox's working directory."""
+        def load() -> tuple[list[str], dict[str, bytes]]:
+            from .notebook import import_nbformat
+
+            text = import_nbformat().writes(nb.nb)
+            return nb.code_cells(), {name: (text if text.endswith("\n") else text + "\n")
+                                     .encode()}
+
+        return cls(load, settings, data_dir)
+
+    @classmethod
+    def of_path(cls, path: Path, config: pytest.Config) -> SubmissionPlugin:
+        """``--submission PATH`` and the sandbox options of pytest's command line."""
+        def load() -> tuple[list[str], dict[str, bytes]]:
+            from .notebook import NotebookError, load_notebook
+            from .submission import NotebookUnavailable
+
+            try:
+                nb = load_notebook(path)
+            except NotebookError as exc:
+                raise NotebookUnavailable(str(exc)) from None
+            return nb.code_cells(), {path.name: path.read_bytes()}
+
+        opt = config.getoption
+        settings = GradingSettings(timeout=opt("submission_timeout"),
+                                   cell_timeout=opt("cell_timeout"),
+                                   memory_mb=int(opt("submission_memory")),
+                                   prewarm=not opt("sandbox_fresh"),
+                                   unconfined=opt("sandbox_unconfined"))
+        return cls(load, settings, opt("sandbox_data"))
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         for item in items:
             points_of(item)  # refuse a bad marker before anything runs
 
     def _start(self):
-        from .notebook import NotebookError, load_notebook
         from .sandbox import Limits, Sandbox
-        from .submission import NotebookUnavailable, Submission
+        from .submission import Submission
 
-        opt = self.config.getoption
-        limits = Limits(timeout=opt("submission_timeout"), cell_timeout=opt("cell_timeout"),
-                        memory_bytes=int(opt("submission_memory")) * 1024**2)
-        try:
-            nb = load_notebook(self.path)
-        except NotebookError as exc:
-            raise NotebookUnavailable(str(exc)) from None
-        self._sandbox = Sandbox(nb.code_cells(), {self.path.name: self.path.read_bytes()},
-                                limits=limits, prewarm=not opt("sandbox_fresh"),
-                                data_dir=opt("sandbox_data"), ipython=opt("sandbox_ipython"),
-                                unconfined=opt("sandbox_unconfined"))
+        s = self.settings
+        limits = Limits(timeout=s.timeout, cell_timeout=s.cell_timeout,
+                        memory_bytes=s.memory_mb * 1024**2)
+        cells, files = self._load()
+        self._sandbox = Sandbox(cells, files, limits=limits, prewarm=s.prewarm,
+                                data_dir=self.data_dir, unconfined=s.unconfined)
         self._sandbox.start()
         self.submission = Submission(self._sandbox)
         return self.submission
@@ -174,4 +214,3 @@ class _SubmissionPlugin:
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         if self._sandbox is not None:
             self._sandbox.close()
-

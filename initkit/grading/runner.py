@@ -1,133 +1,42 @@
-"""Grade submissions: structure checks, then pytest with the hidden graders, per submission.
+"""Steps 3 and 4 of grading a submission: run the hidden graders against the sandboxed
+notebook, and score.
 
-For each notebook: :func:`~initkit.grading.notebook.load_notebook` (size, JSON, nbformat),
-:func:`~initkit.grading.notebook.check_cells` against the exercise's reference (locked cells
-restored, tampering noted), then ``pytest.main`` on the exercise's graders in this (trusted)
-process with ``--submission`` pointing to the checked copy; the plugin runs the notebook in
-its sandbox. Points come from each test's ``points`` marker; a test's output is only its
-exception's type and message (pytest runs with ``--assert=plain``), never the grader's
-source. :func:`grade_all` does this for many submissions in parallel worker processes.
-
-Statuses: ``graded`` (the graders ran; the score may be anything), ``invalid`` (the file is
-not a usable notebook or its exercise is unknown: 0 points and the reason), ``error`` (the
-grader itself could not work: a broken grader file, an internal failure).
+:func:`grade_one` takes one submission (already on this machine) and its exercise's grader
+folder: the structure checks (:mod:`initkit.grading.validate`), then ``pytest.main`` on the
+graders in this (trusted) process, handed the checked notebook itself
+(:class:`~initkit.grading.pytest_plugin.SubmissionPlugin`), which runs it in its sandbox.
+Points come from each test's ``points`` marker; a test's output is only its exception's
+type and message (pytest runs with ``--assert=plain``), never the grader's source. A grade
+cell whose visible tests failed scores 0 (nbgrader's rule). Many submissions, on any
+executor: :mod:`initkit.grading.pipeline`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import hashlib
 import io
-import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pytest
 
-from .discover import Job, reference_notebook
-
-if TYPE_CHECKING:
-    from ..executors import DaskExecutor
+from .cells import manual_items, test_cells
+from .discover import Job
+from .results import ManualItem, SubmissionResult, TestResult
+from .settings import DEFAULTS, GradingSettings
+from .validate import structure_checked
 
 PLUGIN_MODULE = "initkit.grading.pytest_plugin"
 
-
-@dataclass
-class Options:
-    """Settings of a grading run (all picklable, sent to worker processes).
-
-    Attributes:
-        timeout: wall-clock seconds per submission.
-        cell_timeout: wall-clock seconds per cell or per call.
-        memory_mb: address-space limit of a notebook's process.
-        course: nbgrader course folder (for release notebooks), if any.
-        prewarm: fork notebooks from the pre-warmed template (else a fresh ``python -I``).
-        ipython: run cells through IPython's ``InteractiveShell`` (magics work).
-        seed: the hidden checks' seed (``grade_seed``); None: :func:`grade_all` draws one
-            per run. Recorded in every result, so a regrade can repeat it.
-        unconfined: run notebooks with resource limits only (no namespaces, no allow-list
-            root): only when the user asked for it (``--unconfined``).
-    """
-
-    timeout: float = 120.0
-    cell_timeout: float = 30.0
-    memory_mb: int = 2048
-    course: str | None = None
-    prewarm: bool = True
-    ipython: bool = False
-    seed: int | None = None
-    unconfined: bool = False
-
-
-@dataclass
-class TestResult:
-    """One grader test's outcome, in Gradescope's terms.
-
-    ``name`` is the pytest id (``test_ex01.py::test_xavier_variance``), ``title`` the first
-    line of its docstring (what feedback shows), ``grade_id`` its nbgrader grade cell.
-    """
-
-    name: str
-    score: float
-    max_score: float
-    output: str = ""
-    visibility: str = "visible"
-    title: str = ""
-    grade_id: str | None = None
-
-
-@dataclass
-class ManualItem:
-    """A manually graded cell of the notebook: its points count, pending until graded."""
-
-    grade_id: str
-    max_score: float
-    score: float | None = None
-
-
-@dataclass
-class SubmissionResult:
-    """Everything known about one graded (or refused) submission."""
-
-    student: str
-    exercise: str | None
-    path: str
-    status: str
-    reason: str = ""
-    tests: list[TestResult] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    cell_errors: list[tuple[int, str, str]] = field(default_factory=list)
-    stdout: str = ""
-    stderr: str = ""
-    seconds: float = 0.0
-    seed: int | None = None
-    manual: list[ManualItem] = field(default_factory=list)
-
-    @property
-    def score(self) -> float:
-        """Points earned so far: the checks' plus the manually graded cells graded yet."""
-        return sum(t.score for t in self.tests) + sum(m.score or 0.0 for m in self.manual)
-
-    @property
-    def max_score(self) -> float:
-        """Points available, manually graded cells included."""
-        return sum(t.max_score for t in self.tests) + sum(m.max_score for m in self.manual)
-
-    @property
-    def pending(self) -> float:
-        """Points of manually graded cells that nobody has graded yet."""
-        return sum(m.max_score for m in self.manual if m.score is None)
-
-    def to_dict(self) -> dict:
-        """Plain-data form (for JSON)."""
-        d = asdict(self)
-        d.update(score=self.score, max_score=self.max_score)
-        return d
+#: Former names, kept for callers in files other helpers own (report, course/bridge and
+#: tests/test_grading_confinement.py); import them from .results / .cells / .settings.
+Options = GradingSettings
+__all__ = ["ManualItem", "Options", "SubmissionResult", "TestResult", "grade_one",
+           "manual_items", "test_cells", "collect_tests"]
 
 
 def _plugin_autoloaded() -> bool:
@@ -140,12 +49,14 @@ def _plugin_autoloaded() -> bool:
 class _Collector:
     """pytest plugin object that records each test's points and outcome."""
 
-    def __init__(self):
+    def __init__(self, source=None):
+        #: the :class:`~initkit.grading.pytest_plugin.SubmissionPlugin` of the session, if any
+        self.source = source
         self.tests: dict[str, TestResult] = {}
         self.errors: list[str] = []
         #: why the notebook's sandbox could not be set up (the kit's error), if it failed
         self.sandbox_error: str | None = None
-        #: the session's Submission (from the ``--submission`` plugin), after the run
+        #: the session's Submission (from ``source``), after the run
         self.submission = None
 
     def pytest_collection_modifyitems(self, items) -> None:
@@ -159,10 +70,7 @@ class _Collector:
                                                  grade_id=grade_id_of(item))
 
     def pytest_sessionfinish(self, session) -> None:
-        from .pytest_plugin import SUBMISSION_PLUGIN
-
-        plugin = session.config.pluginmanager.get_plugin(SUBMISSION_PLUGIN)
-        self.submission = getattr(plugin, "submission", None)
+        self.submission = getattr(self.source, "submission", None)
 
     def pytest_collectreport(self, report) -> None:
         if report.failed:
@@ -230,92 +138,53 @@ def _empty_ini():
         shutil.rmtree(d, ignore_errors=True)
 
 
-def grade_one(job: Job, grader_dir: Path | None, options: Options) -> SubmissionResult:
+def grade_one(job: Job, grader_dir: Path | None, settings: GradingSettings = DEFAULTS,
+              seed: int | None = None) -> SubmissionResult:
     """Grade one submission in this process (the notebook runs in a sandboxed child).
 
     Args:
         job: the submission.
         grader_dir: the exercise's grader folder (None when the exercise is unknown).
-        options: limits and timeouts.
+        settings: limits and timeouts.
+        seed: the hidden checks' seed (``grade_seed``) of this submission; None: pytest's
+            session draws one.
 
     Returns:
         A :class:`SubmissionResult`; never raises for a bad submission.
     """
     start = time.monotonic()
     result = SubmissionResult(student=job.student, exercise=job.exercise, path=str(job.path),
-                              status="graded", reason=job.note or "", seed=options.seed)
-    nb = _structure_checked(job, grader_dir, options, result)
+                              status="graded", reason=job.note or "", seed=seed)
+    nb = structure_checked(job, grader_dir, settings.course, result)
     if nb is None:
-        return _with_zero_tests(result, grader_dir, options, start)
-    from .notebook import import_nbformat
+        return _with_zero_tests(result, grader_dir, start)
+    from .pytest_plugin import SubmissionPlugin
 
-    private = Path(tempfile.mkdtemp(prefix="initkit-sub-"))
-    private.chmod(0o700)
-    fixed = private / job.path.name
-    import_nbformat().write(nb.nb, str(fixed))
-    collector = _Collector()
+    data = grader_dir / "data"
+    source = SubmissionPlugin.of_notebook(nb, job.path.name, settings,
+                                          str(data) if data.is_dir() else None)
+    collector = _Collector(source)
     log = io.StringIO()
     try:
         with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log), \
                 _empty_ini() as ini:
-            code = pytest.main([*_pytest_args(grader_dir, fixed, options), "-c", str(ini)],
-                               plugins=[collector])
+            code = pytest.main([*_pytest_args(grader_dir, seed), "-c", str(ini)],
+                               plugins=[collector, source, source.fixtures()])
         _record_run(result, collector, int(code), log.getvalue(), nb.nb)
     except Exception as exc:  # the grader itself failed: report, never crash the run
         result.status, result.reason = "error", f"{type(exc).__name__}: {exc}"
-    finally:
-        shutil.rmtree(private, ignore_errors=True)
     result.seconds = time.monotonic() - start
     return result
 
 
-def _structure_checked(job: Job, grader_dir: Path | None, options: Options,
-                       result: SubmissionResult):
-    """The submission, loaded and checked against the exercise's release (locked cells
-    restored), or None with ``result``'s status and reason saying why it cannot be graded."""
-    from .notebook import NotebookError, check_cells, load_notebook
-
-    if job.problem or grader_dir is None:
-        result.status, result.reason = "invalid", job.problem or "unknown exercise"
-        return None
-    ref_path = reference_notebook(grader_dir, Path(options.course) if options.course else None)
-    try:
-        reference = load_notebook(ref_path) if ref_path is not None else None
-    except NotebookError as exc:  # the exercise's own notebook is broken: our failure
-        result.status, result.reason = "error", f"reference notebook: {exc}"
-        return None
-    if reference is not None:
-        result.manual = manual_items(reference.nb)
-    try:
-        nb = load_notebook(job.path)
-        if reference is not None:
-            check_cells(nb, reference)
-    except NotebookError as exc:
-        result.status, result.reason = "invalid", str(exc)
-        return None
-    result.notes = [*([job.note] if job.note else []), *nb.notes]
-    return nb
-
-
-def _pytest_args(grader_dir: Path, notebook: Path, options: Options) -> list[str]:
-    """pytest's command line for one submission: the graders, the sandbox's settings."""
-    args = [str(grader_dir), "--submission", str(notebook), "--assert=plain", "-q",
-            "-p", "no:cacheprovider", "--capture=sys",
-            "--rootdir", str(grader_dir), "--confcutdir", str(grader_dir),
-            "--import-mode=importlib", "-W", "ignore::pytest.PytestAssertRewriteWarning",
-            "--submission-timeout", str(options.timeout),
-            "--cell-timeout", str(options.cell_timeout),
-            "--submission-memory", str(options.memory_mb)]
-    if options.seed is not None:
-        args += ["--grade-seed", str(options.seed)]
-    if options.unconfined:
-        args.append("--sandbox-unconfined")
-    if not options.prewarm:
-        args.append("--sandbox-fresh")
-    if options.ipython:
-        args.append("--sandbox-ipython")
-    if (grader_dir / "data").is_dir():
-        args += ["--sandbox-data", str(grader_dir / "data")]
+def _pytest_args(grader_dir: Path, seed: int | None) -> list[str]:
+    """pytest's command line for one submission's graders (the notebook and the sandbox's
+    settings travel in the :class:`~initkit.grading.pytest_plugin.SubmissionPlugin`)."""
+    args = [str(grader_dir), "--assert=plain", "-q", "-p", "no:cacheprovider",
+            "--capture=sys", "--rootdir", str(grader_dir), "--confcutdir", str(grader_dir),
+            "--import-mode=importlib", "-W", "ignore::pytest.PytestAssertRewriteWarning"]
+    if seed is not None:
+        args += ["--grade-seed", str(seed)]
     if not _plugin_autoloaded():
         args += ["-p", PLUGIN_MODULE]
     return args
@@ -347,33 +216,6 @@ def _record_run(result: SubmissionResult, collector: _Collector, code: int, log:
         result.notes.append(sb.gone_reason)
 
 
-def test_cells(nb) -> dict[int, str]:
-    """Code-cell number (from 1, as in ``cell_errors``) -> grade_id of nbgrader test cells."""
-    out: dict[int, str] = {}
-    number = 0
-    for cell in nb.cells:
-        if cell.get("cell_type") != "code":
-            continue
-        number += 1
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if meta.get("grade") and not meta.get("solution") and meta.get("grade_id"):
-            out[number] = str(meta["grade_id"])
-    return out
-
-
-def manual_items(nb) -> list[ManualItem]:
-    """The manually graded cells of a notebook (nbgrader answer cells with ``grade`` and
-    ``solution``, and task cells), each with its points, all pending."""
-    items = []
-    for cell in nb.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        manual = meta.get("grade") and meta.get("solution") or meta.get("task")
-        if manual and meta.get("grade_id"):
-            items.append(ManualItem(grade_id=str(meta["grade_id"]),
-                                    max_score=float(meta.get("points", 0) or 0)))
-    return items
-
-
 def _gate_on_visible_tests(result: SubmissionResult, nb) -> None:
     """A grade cell whose visible tests raised earns nothing, as under nbgrader.
 
@@ -389,11 +231,9 @@ def _gate_on_visible_tests(result: SubmissionResult, nb) -> None:
             test.output = f"the visible tests of this part (cell {number}) failed: {message}"
 
 
-def _with_zero_tests(result: SubmissionResult, grader_dir: Path | None, options: Options,
+def _with_zero_tests(result: SubmissionResult, grader_dir: Path | None,
                      start: float) -> SubmissionResult:
     if grader_dir is not None:
-        import dataclasses
-
         result.tests = [dataclasses.replace(t, score=0.0, output=result.reason)
                         for t in collect_tests(grader_dir)]
     result.seconds = time.monotonic() - start
@@ -405,8 +245,6 @@ _COLLECTED: dict[tuple[str, str], list[TestResult]] = {}
 
 def _content_key(grader_dir: Path) -> tuple[str, str]:
     """The grader folder and a digest of its Python files' bytes (an edit changes it)."""
-    import hashlib
-
     digest = hashlib.sha256()
     for path in sorted(Path(grader_dir).rglob("*.py")):
         digest.update(str(path.relative_to(grader_dir)).encode() + b"\0" + path.read_bytes())
@@ -425,97 +263,18 @@ def collect_tests(grader_dir: Path) -> list[TestResult]:
         with contextlib.redirect_stdout(io.StringIO()), _empty_ini() as ini:
             pytest.main([*args, "-c", str(ini)], plugins=[collector])
         _COLLECTED[key] = list(collector.tests.values())
-    return [TestResult(**asdict(t)) for t in _COLLECTED[key]]
+    return [dataclasses.replace(t) for t in _COLLECTED[key]]
 
 
-# ---------------------------------------------------------------------- many at once
-
-
-def _warm() -> None:
-    """Import what grading needs (nbformat, nbgrader's checksum, matplotlib's font cache)."""
+def warm() -> None:
+    """Import what grading needs (nbformat, nbgrader's checksum, matplotlib's font cache)
+    in this process, so processes forked from it start with everything imported."""
+    from .lifecycle import seed_matplotlib_cache
     from .notebook import import_nbformat
-    from .sandbox import _seed_matplotlib_cache
 
     import_nbformat()
     import nbgrader.utils  # noqa: F401
 
     d = Path(tempfile.mkdtemp(prefix="initkit-warm-"))
-    _seed_matplotlib_cache(d)
+    seed_matplotlib_cache(d)
     shutil.rmtree(d, ignore_errors=True)
-
-
-def _worker_init() -> None:
-    os.environ.setdefault("MPLBACKEND", "Agg")
-
-
-def _grade_job(args: tuple[Job, str | None, Options]) -> SubmissionResult:
-    job, grader_dir, options = args
-    return grade_one(job, Path(grader_dir) if grader_dir else None, options)
-
-
-def grade_all(jobs: list[Job], exercises: dict[str, Path], options: Options, n_jobs: int = 1,
-              on_result: Callable[[SubmissionResult], None] | None = None,
-              executor: DaskExecutor | None = None) -> list[SubmissionResult]:
-    """Grade every job, ``n_jobs`` at a time, in worker processes (in-process if 1).
-
-    Args:
-        jobs: the submissions (from :func:`~initkit.grading.discover.discover`).
-        exercises: exercise name -> grader folder.
-        options: limits and hidden paths.
-        n_jobs: parallel worker processes.
-        on_result: called in this process as each result arrives (progress bars).
-        executor: a :class:`~initkit.executors.DaskExecutor` to grade on instead of local
-            processes (:func:`~initkit.grading.dask_grading.grade_on_dask`: the same
-            results; ``n_jobs`` is then ignored).
-
-    Returns:
-        Results in the order of ``jobs``; a worker that dies gives an ``error`` result.
-    """
-    if options.seed is None:  # one seed per run, recorded in every result
-        import dataclasses
-        import secrets
-
-        options = dataclasses.replace(options, seed=secrets.randbelow(2**31))
-    if executor is not None:
-        from .dask_grading import grade_on_dask
-
-        return grade_on_dask(executor, jobs, exercises, options, on_result=on_result)
-    work = [(job, str(exercises[job.exercise]) if job.exercise in exercises else None,
-             options) for job in jobs]
-    results: list[SubmissionResult | None] = [None] * len(work)
-    if n_jobs <= 1 or len(work) <= 1:
-        for i, item in enumerate(work):
-            results[i] = _safe(item)
-            if on_result:
-                on_result(results[i])
-        return results
-    import multiprocessing
-
-    _warm()  # workers are forked from here: they start with everything imported
-    ctx = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=ctx,
-                             initializer=_worker_init) as pool:
-        pending = {pool.submit(_grade_job, item): i for i, item in enumerate(work)}
-        while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                i = pending.pop(fut)
-                try:
-                    results[i] = fut.result()
-                except Exception as exc:  # a worker died: this submission gets an error
-                    job = work[i][0]
-                    results[i] = SubmissionResult(
-                        student=job.student, exercise=job.exercise, path=str(job.path),
-                        status="error", reason=f"grading worker failed: {exc!r}")
-                if on_result:
-                    on_result(results[i])
-    return results
-
-
-def _safe(item: tuple[Job, str | None, Options]) -> SubmissionResult:
-    try:
-        return _grade_job(item)
-    except Exception as exc:
-        job = item[0]
-        return SubmissionResult(student=job.student, exercise=job.exercise, path=str(job.path),
-                                status="error", reason=f"{type(exc).__name__}: {exc}")
