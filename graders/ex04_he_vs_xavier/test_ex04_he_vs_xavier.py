@@ -30,6 +30,7 @@ import numpy as np
 import pytest
 
 from initkit.course import check_normal, check_variance
+from initkit.course.checks import CheckFailed, Mistake
 from initkit.grading import Rng, expect
 
 DEPTH, WIDTH = 20, 64
@@ -198,29 +199,74 @@ def test_he_shape(submission, own_he, grade_seed):
     _check_shapes(submission, "he_normal", grade_seed)
 
 
+def _their_fans(submission, shape: tuple[int, ...]) -> tuple[int, int] | None:
+    """The student's compute_fans(shape) when it is wrong (two numbers), else None."""
+    try:
+        got = submission.call("compute_fans", shape)
+    except AssertionError:
+        return None
+    if isinstance(got, tuple | list) and len(got) == 2 \
+            and all(isinstance(v, int | float | np.integer) for v in got) \
+            and tuple(int(v) for v in got) != _fans(shape) and min(got) > 0:
+        return int(got[0]), int(got[1])
+    return None
+
+
+def _check_he(submission, w: np.ndarray, shape: tuple[int, ...], mode: str) -> None:
+    """He's variance 2/fan; when the miss is the student's compute_fans, that is named."""
+    fan_in, fan_out = _fans(shape)
+    fan, other = (fan_in, fan_out) if mode == "fan_in" else (fan_out, fan_in)
+    what = f"he_normal({shape})" if mode == "fan_in" else f"he_normal({shape}, mode='fan_out')"
+    try:
+        check_variance(w, 2 / fan, what, formula=f"He's variance 2/{mode}",
+                       mistakes=_he_mistakes(shape, fan, other))
+    except CheckFailed as failure:
+        _blame_compute_fans(submission, failure, w, shape, what, "He's rule",
+                            lambda fans: 2 / (fans[0] if mode == "fan_in" else fans[1]))
+
+
+def _blame_compute_fans(submission, failure: CheckFailed, w: np.ndarray,
+                        shape: tuple[int, ...], what: str, rule: str, variance) -> None:
+    """Re-raise ``failure``, or name compute_fans when the draws follow its wrong fans."""
+    theirs = _their_fans(submission, shape)
+    if theirs is None or failure.mistake_id not in ("fans_swapped", "wrong_scale",
+                                                     "no_receptive_field"):
+        raise failure
+    try:
+        check_variance(w, variance(theirs), what)
+    except CheckFailed:
+        raise failure from None
+    name = what.split("(", 1)[0]
+    raise CheckFailed(f"{what} draws with variance {variance(theirs):.4g}, {rule} applied to "
+                      f"your compute_fans({shape}) = {theirs}, which is wrong above (it should "
+                      f"be {_fans(shape)}): fix compute_fans and {name} follows",
+                      Mistake("compute_fans_upstream", "compute_fans is wrong upstream")
+                      ) from None
+
+
 @pytest.mark.points(1, grade_id="test_he_normal")
 def test_he_variance_fan_in(submission, own_he, grade_seed):
-    """he_normal draws N(0, 2/fan_in) for dense and conv shapes (He et al. 2015)."""
+    """he_normal draws N(0, 2/fan_in) for dense and conv shapes (He et al. 2015): variance,
+    mean, kurtosis and KS against that normal; a miss caused by compute_fans says so. A
+    correct answer fails with probability at most 1e-5 (five samples of check_variance's 2e-6)."""
     for i, shape in enumerate(VARIANCE_SHAPES):
-        fan_in, fan_out = _fans(shape)
         w = _draw(submission, "he_normal", shape, grade_seed + 10 + i)
-        check_variance(w, 2 / fan_in, f"he_normal({shape})", formula="He's variance 2/fan_in",
-                       mistakes=_he_mistakes(shape, fan_in, fan_out))
+        _check_he(submission, w, shape, "fan_in")
 
 
 @pytest.mark.points(1, grade_id="test_he_normal")
 def test_he_variance_fan_out(submission, own_he, grade_seed):
-    """he_normal(..., mode="fan_out") draws N(0, 2/fan_out), keeping the backward pass."""
+    """he_normal(..., mode="fan_out") draws N(0, 2/fan_out), keeping the backward pass (false
+    failures at most 1e-5: five samples of check_variance's 2e-6)."""
     for i, shape in enumerate(VARIANCE_SHAPES):
-        fan_in, fan_out = _fans(shape)
         w = _draw(submission, "he_normal", shape, grade_seed + 20 + i, mode="fan_out")
-        check_variance(w, 2 / fan_out, f"he_normal({shape}, mode='fan_out')",
-                       formula="He's variance 2/fan_out",
-                       mistakes=_he_mistakes(shape, fan_out, fan_in))
+        _check_he(submission, w, shape, "fan_out")
 
 
 def _check_draws(submission, name: str, seed: int) -> None:
-    """Mean 0, a normal's kurtosis, and the given rng's stream: same seed, same draw."""
+    """Normal draws at whatever scale (the variance is the variance checks' job, so a wrong
+    scale costs once), and the given rng's stream: same seed, same draw. The normality check
+    fails a correct answer with probability at most 6e-7 (check_normal)."""
     shape = (200, 150)
     w = _draw(submission, name, shape, seed + 30)
     check_normal(w, f"{name}({shape})")
@@ -247,7 +293,8 @@ def test_xavier_shape(submission, own_xavier, grade_seed):
 
 @pytest.mark.points(1, grade_id="test_xavier_normal")
 def test_xavier_variance(submission, own_xavier, grade_seed):
-    """xavier_normal draws N(0, 2/(fan_in + fan_out)) for dense and conv shapes (Glorot 2010)."""
+    """xavier_normal draws N(0, 2/(fan_in + fan_out)) for dense and conv shapes (Glorot 2010),
+    shape included (false failures at most 1e-5: five samples of check_variance's 2e-6)."""
     for i, shape in enumerate(VARIANCE_SHAPES):
         fan_in, fan_out = _fans(shape)
         target = 2 / (fan_in + fan_out)
@@ -258,8 +305,13 @@ def test_xavier_variance(submission, own_xavier, grade_seed):
             r = math.prod(shape[2:])
             mistakes["leave out the receptive field of the kernel"] = target * r
         w = _draw(submission, "xavier_normal", shape, grade_seed + 10 + i)
-        check_variance(w, target, f"xavier_normal({shape})",
-                       formula="Glorot's variance 2/(fan_in + fan_out)", mistakes=mistakes)
+        what = f"xavier_normal({shape})"
+        try:
+            check_variance(w, target, what, formula="Glorot's variance 2/(fan_in + fan_out)",
+                           mistakes=mistakes)
+        except CheckFailed as failure:
+            _blame_compute_fans(submission, failure, w, shape, what, "Glorot's rule",
+                                lambda fans: 2 / (fans[0] + fans[1]))
 
 
 @pytest.mark.points(1, grade_id="test_xavier_normal")
@@ -291,6 +343,22 @@ def _spy_message(what: str, init: str, calls: dict[str, int]) -> str | None:
     return None
 
 
+def _ignores_rng(submission, init: str, seed: int) -> str | None:
+    """The sentence for an initializer that ignores its rng (so no run can be replayed)."""
+    own = OWN[init]
+    try:
+        a = submission.call(own, SHAPES[1], Rng(seed))
+        b = submission.call(own, SHAPES[1], Rng(seed))
+    except AssertionError:
+        return None
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.shape == b.shape \
+            and not np.array_equal(a, b):
+        return (f"your {own} gives different weights for the same rng seed (it does not draw "
+                "from the given rng: named in its own check above), so this run cannot be "
+                f"repeated and checked; fix {own} and this check follows")
+    return None
+
+
 def _weights(submission, init: str, seed: int) -> list[np.ndarray]:
     got = submission.call("init_weights", init, seed)
     if not isinstance(got, list | tuple) or len(got) != len(SHAPES):
@@ -314,6 +382,9 @@ def test_init_weights(submission, grade_seed):
         problem = _spy_message(what, init, probe.calls)
         if problem:
             raise AssertionError(problem)
+        upstream = _ignores_rng(submission, init, grade_seed)
+        if upstream:
+            raise AssertionError(f"{what}: {upstream}")
         weights = _weights(submission, init, grade_seed)
         first = submission.call(OWN[init], SHAPES[0], Rng(grade_seed))
         assert isinstance(first, np.ndarray) and np.allclose(weights[0], first, rtol=1e-6), \
@@ -353,6 +424,10 @@ def rerun(submission, grade_seed):
             curve = expect(value, shape=(STEPS,), dtype="f", what=what)
         except AssertionError as exc:
             out[init] = str(exc)
+            continue
+        upstream = _ignores_rng(submission, init, grade_seed)
+        if upstream:
+            out[init] = f"{what}: {upstream}"
             continue
         try:
             want = replay(_weights(submission, init, grade_seed), grade_seed)
@@ -402,8 +477,9 @@ def _figure_lines(submission) -> dict:
     lines = {line.label.strip().lower(): line for line in fig.axes[0].lines
              if line.kind == "line"}
     missing = [label for label in ("he", "xavier") if label not in lines]
+    shown = sorted(label for label in lines if not label.startswith("_")) or "none"
     assert not missing, f"fig has no line labelled {missing[0]!r} (labels found: " \
-                        f"{sorted(lines)}); label each curve with ax.plot(..., label=...)"
+                        f"{shown}); label each curve with ax.plot(..., label=...)"
     return lines
 
 
@@ -426,6 +502,9 @@ def test_figure_is_the_run(submission):
     for label in ("he", "xavier"):
         y = lines[label].y
         assert y.shape == (STEPS,), f"the {label!r} curve should have {STEPS} points"
+        upstream = _ignores_rng(submission, label, 0)
+        if upstream:
+            raise AssertionError(f"the {label!r} curve: {upstream}")
         want = replay(_weights(submission, label, 0), 0)
         assert np.allclose(y[:REPLAY], want, rtol=1e-5, atol=1e-6), \
             f"the {label!r} curve is not train_curve({label!r}, 0): plot the losses of that run"
