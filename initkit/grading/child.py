@@ -6,8 +6,8 @@ an empty temporary directory, as an unprivileged user, under resource limits. It
 sibling ``protocol.py`` by path; whatever the student does to modules in this process, the
 trusted side only ever receives data, validated on arrival.
 
-Cells run as plain Python (``exec``, IPython-only lines commented out) or, with
-``{"ipython": true}``, through IPython's ``InteractiveShell`` so magics work.
+Cells run as in a Jupyter notebook, and only so: through IPython's ``InteractiveShell``
+with the inline matplotlib backend, set up as ipykernel sets it up (:func:`_notebook_runner`).
 
 Conversation (all over the two dedicated pipes, never stdout, which the student owns):
 
@@ -50,22 +50,11 @@ def _describe(exc: BaseException) -> dict:
     return {"type": type(exc).__name__, "message": message}
 
 
-def _strip_magics(src: str) -> str:
-    """Comment out IPython-only lines (``%magic``, ``!shell``) for plain execution."""
-    if src.lstrip().startswith("%%"):
-        return "# " + src.replace("\n", "\n# ")
-    lines = []
-    for line in src.splitlines():
-        stripped = line.lstrip()
-        lines.append("# " + line if stripped.startswith(("%", "!")) else line)
-    return "\n".join(lines)
-
-
 def _figures(protocol, ns=None):
     """Every open pyplot figure and every Figure the namespace names, as data.
 
-    Figures held in variables count too: Jupyter's inline backend closes pyplot's figures
-    after each cell, so under nbgrader ``fig`` is the only handle left.
+    Figures held in variables count too: the inline backend closes pyplot's figures after
+    each cell (here as in Jupyter), so ``fig`` is usually the only handle left.
     """
     if "matplotlib" not in sys.modules:
         return []
@@ -113,27 +102,115 @@ def _figures(protocol, ns=None):
     return out
 
 
-def _plain_runner():
-    """Plain execution: ``exec`` of each cell (IPython-only lines commented out)."""
-    ns = {"__name__": "__main__", "__builtins__": __builtins__}
-
-    def run_cell(src: str, index: int) -> None:
-        exec(compile(_strip_magics(src), f"<cell {index}>", "exec"), ns)
-
-    return run_cell, ns
+#: The matplotlib backend of a notebook kernel (ipykernel's kernelapp sets MPLBACKEND to it).
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
 
-def _ipython_runner():
-    """Execution through IPython's ``InteractiveShell``, the Jupyter kernel's engine, so
-    magics (``%time``, ``%%capture``, ``!cmd``) work; exceptions are re-raised as the cell's."""
+def _shell_class():
+    """``InteractiveShell`` as ipykernel's ``ZMQInteractiveShell`` specialises it, minus the
+    messaging: errors are kept as the cell's (data) instead of printed as tracebacks, and
+    the inline backend needs no GUI event loop (ipykernel's ``loop_map["inline"]`` is None)."""
+    from IPython.core.displayhook import DisplayHook
     from IPython.core.interactiveshell import InteractiveShell
 
-    shell = InteractiveShell.instance(colors="NoColor")
-    shell.showtraceback = lambda *a, **k: None  # the error is reported as data instead
+    class _ResultHook(DisplayHook):
+        """A cell's result (``Out[n]``, ``_``) as a kernel keeps it; its text goes to stdout
+        without a prompt (a kernel sends it as ``execute_result``)."""
+
+        def write_output_prompt(self) -> None:
+            pass
+
+    class NotebookShell(InteractiveShell):
+        """The shell of one notebook; :attr:`reported` is the exception a cell showed."""
+
+        reported: BaseException | None = None
+
+        def _record(self, exc_tuple=None) -> None:
+            try:
+                value = self._get_exc_info(exc_tuple)[1]
+            except ValueError:  # no exception to show
+                return
+            if self.reported is None:
+                self.reported = value
+
+        def showtraceback(self, exc_tuple=None, *args, **kwargs) -> None:
+            self._record(exc_tuple)
+
+        def showsyntaxerror(self, *args, **kwargs) -> None:
+            self._record()
+
+        def showindentationerror(self) -> None:
+            self._record()
+
+        def enable_gui(self, gui=None) -> None:
+            """``%matplotlib inline`` selects no event loop (as in ipykernel)."""
+
+        def init_virtualenv(self) -> None:
+            """No virtualenv warning: the interpreter is the grading one."""
+
+    NotebookShell.displayhook_class = _ResultHook
+    return NotebookShell
+
+
+def _ipython_dir() -> str:
+    """``$HOME/.ipython`` as in a kernel (HOME is the working directory's tmpfs), else a
+    private temporary directory: never a read-only or shared location."""
+    import tempfile
+
+    home = os.environ.get("HOME") or os.getcwd()
+    path = os.path.join(home, ".ipython")
+    try:
+        os.makedirs(path, exist_ok=True)
+        if os.access(path, os.W_OK):
+            return path
+    except OSError:
+        pass
+    return tempfile.mkdtemp(prefix="ipython-")
+
+
+def _notebook_runner():
+    """Cells run as in a Jupyter notebook's kernel: IPython's ``InteractiveShell`` with
+    the inline matplotlib backend, as ipykernel sets them up.
+
+    So magics and cell magics (``%time x = f()`` assigns ``x``, ``%%time`` cells run),
+    ``display``, rich reprs, ``_``/``Out``/``In``, ``get_ipython()`` and ``%matplotlib
+    inline`` behave as they do there, and pyplot's figures are closed after each cell
+    (matplotlib-inline's ``flush_figures``), so a figure lives on only in a variable, as
+    under nbgrader. No history database (``HistoryManager.enabled = False``), no colours,
+    the profile under ``$HOME`` (the working directory), no warning printed on set-up.
+    Returns ``(run_cell, namespace)``; ``run_cell`` raises the cell's exception (one that
+    escaped, or the first one IPython showed, e.g. inside ``%time``).
+    """
+    import warnings
+
+    os.environ["MPLBACKEND"] = INLINE_BACKEND
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from traitlets.config import Config
+
+        config = Config()
+        config.HistoryManager.enabled = False
+        config.InteractiveShell.colors = "nocolor"
+        config.InteractiveShell.separate_in = ""
+        config.InteractiveShell.separate_out = ""
+        config.InteractiveShell.separate_out2 = ""
+        shell = _shell_class().instance(config=config, ipython_dir=_ipython_dir())
+        # a kernel computes every mime type for the frontend; here nobody looks at the
+        # images, so only text/plain is formatted (figures are read as data at the end)
+        shell.display_formatter.active_types = ["text/plain"]
+        if "matplotlib" in sys.modules:  # pre-imported by the template: switch it now;
+            # else importing the backend module does it, as in a kernel (its MPLBACKEND)
+            from IPython.core.pylabtools import activate_matplotlib
+            from matplotlib_inline.backend_inline import configure_inline_support
+
+            activate_matplotlib(INLINE_BACKEND)
+            configure_inline_support(shell, INLINE_BACKEND)
 
     def run_cell(src: str, index: int) -> None:
-        result = shell.run_cell(src, store_history=False, silent=False)
-        err = result.error_before_exec or result.error_in_exec
+        shell.reported = None
+        result = shell.run_cell(src, store_history=True, silent=False)
+        err = result.error_before_exec or result.error_in_exec or shell.reported
+        shell.reported = None
         if err is not None:
             raise err
 
@@ -164,12 +241,12 @@ def main(req_fd: int, reply_fd: int) -> None:
     """Run the cells named by the first request, then serve until the pipe closes."""
     protocol = _load_protocol()
     send = protocol.write_message
-    restore_builtins = _builtins_keeper()
 
     header, _ = protocol.read_message(req_fd)
-    cells = header.get("cells", [])
+    cells = header.get("cells", [])  # (an "ipython" key of older callers: always so now)
     sys.argv = ["notebook"]
-    run_cell, ns = _ipython_runner() if header.get("ipython") else _plain_runner()
+    run_cell, ns = _notebook_runner()
+    restore_builtins = _builtins_keeper()  # after the shell added display, get_ipython
     for index, src in enumerate(cells):
         send(reply_fd, {"event": "cell", "index": index})
         error = None

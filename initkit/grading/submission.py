@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from . import protocol
+from .delegation import Delegation, find_delegation
 from .sandbox import ChildGone, Sandbox
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -85,7 +86,14 @@ class Probe:
         error: ``"Type: message"`` of the exception the call raised, else None.
         error_type: the exception's type name, else None.
         calls: notebook function name -> how many times it ran during the call.
-        forbidden: the forbidden kit implementations whose code ran during the call.
+        forbidden: the forbidden kit implementations the function delegates to: those the
+            trusted reading of the notebook's source found
+            (:func:`initkit.grading.delegation.find_delegation`), then those the runtime
+            watch in the child saw run (a second signal the student's process can blind).
+        flagged: the trusted finding as one sentence for the feedback ("xavier_normal calls
+            initkit.get_initializer('xavier_normal') on line 4 of code cell 3: the exercise
+            is to write it; flagged for review"), else None.
+        ran: the ``watch`` names whose code ran during the call (runtime only).
     """
 
     value: Any
@@ -93,6 +101,16 @@ class Probe:
     error_type: str | None
     calls: dict[str, int]
     forbidden: list[str]
+    flagged: str | None = None
+    ran: list[str] = field(default_factory=list)
+
+    def delegation_message(self, default: str) -> str | None:
+        """Why the call does not count as the student's own work: the trusted evidence
+        sentence, else ``default`` when only the runtime watch saw a forbidden run, else
+        None (no delegation seen)."""
+        if self.flagged:
+            return self.flagged
+        return default if self.forbidden else None
 
 
 @dataclass
@@ -116,6 +134,7 @@ class Submission:
     def __init__(self, sandbox: Sandbox):
         self.sandbox = sandbox
         self._figures: list[Figure] | None = None
+        self._delegations: dict[tuple[str, tuple[str, ...]], Delegation | None] = {}
 
     # ------------------------------------------------------------------ public API
 
@@ -134,7 +153,8 @@ class Submission:
 
     def probe(self, name: str, *args: Any, hide: tuple[str, ...] | list[str] = (),
               spy: tuple[str, ...] | list[str] = (), forbid: tuple[str, ...] | list[str] = (),
-              finite: bool = True, **kwargs: Any) -> Probe:
+              watch: tuple[str, ...] | list[str] = (), finite: bool = True,
+              **kwargs: Any) -> Probe:
         """Call ``name`` inside the notebook's process with names hidden or watched.
 
         Args:
@@ -144,9 +164,14 @@ class Submission:
                 to check that ``sum_of_squares`` really calls ``squares``.
             spy: notebook functions whose calls are counted (``Probe.calls``), e.g. to
                 check that the training run used the student's ``he_normal``.
-            forbid: dotted names of the kit's own implementations (e.g.
-                ``"initkit.builtin_initializers.xavier_normal"``); ``Probe.forbidden``
-                lists those whose code ran, however the student reached them.
+            forbid: dotted names of the kit's own implementations the function must not
+                delegate to (e.g. ``"initkit.builtin_initializers.xavier_normal"``);
+                ``Probe.forbidden`` lists those the notebook's source reaches (decided
+                here, from the cells: :meth:`delegation`) or whose code ran during the call
+                (seen in the child), ``Probe.flagged`` the source evidence.
+            watch: dotted names of kit implementations the call is expected to run (e.g.
+                ``"initkit.train.fit"``); ``Probe.ran`` lists those whose code ran
+                (runtime evidence only, no source check: a function meant to use the kit).
             finite: refuse NaN and infinities in the value.
 
         Returns:
@@ -162,7 +187,7 @@ class Submission:
         header = {"op": "probe", "name": _name(name), "args": tree_args,
                   "kwargs": _shift_blobs(tree_kwargs, len(blobs)),
                   "hide": [_name(n) for n in hide], "spy": [_name(n) for n in spy],
-                  "forbid": [str(d) for d in forbid]}
+                  "forbid": [str(d) for d in (*forbid, *watch)]}
         raw = self._value(self._request(header, blobs + blobs2))
         if not isinstance(raw, dict) or not isinstance(raw.get("calls"), dict):
             raise BadValue("the notebook sent a malformed probe result")
@@ -173,9 +198,31 @@ class Submission:
                                             f"{name}(...) returned a value that")
         calls = {str(k): int(v) for k, v in raw["calls"].items()
                  if type(v) is int and str(k) in spy}
-        forbidden = [str(d) for d in raw.get("forbidden", []) if str(d) in set(forbid)]
+        seen = [str(d) for d in raw.get("forbidden", []) if isinstance(d, str)] \
+            if isinstance(raw.get("forbidden"), list) else []
+        found = self.delegation(name, forbid) if forbid else None
+        forbidden = [found.target] if found else []
+        forbidden += [d for d in seen if d in set(map(str, forbid)) and d not in forbidden]
+        ran = [d for d in seen if d in set(map(str, watch))]
         return Probe(value=value, error=f"{error_type}: {message}" if err else None,
-                     error_type=error_type, calls=calls, forbidden=forbidden)
+                     error_type=error_type, calls=calls, forbidden=forbidden,
+                     flagged=found.sentence() if found else None, ran=ran)
+
+    def delegation(self, name: str, forbid: tuple[str, ...] | list[str]) -> Delegation | None:
+        """Whether the notebook's ``name`` delegates to one of the kit's ``forbid``
+        implementations, decided in this (trusted) process from the cells' source alone.
+
+        Returns:
+            The evidence (:class:`~initkit.grading.delegation.Delegation`, whose
+            ``sentence()`` is the feedback), or None: the source shows no delegation, or
+            there is no source to read (the in-kernel transport of nbgrader's cells).
+        """
+        key = (_name(name), tuple(str(d) for d in forbid))
+        if key not in self._delegations:
+            cells = getattr(self.sandbox, "cells_src", None)
+            self._delegations[key] = find_delegation(list(cells), key[0], key[1]) \
+                if cells is not None and key[1] else None
+        return self._delegations[key]
 
     def get(self, name: str, *, finite: bool = True) -> Any:
         """Read the student's variable ``name`` (validated data)."""
