@@ -109,3 +109,9 @@ def test_the_course_config_loads_and_puts_the_sandbox_before_saving_grades(tmp_p
     steps = list(config.Autograde.autograde_preprocessors)
     assert steps[steps.index(SaveAutoGrades) - 1] is SandboxGrades
     assert config.SandboxGrades.graders == str(tmp_path.resolve() / "graders")
+    from nbgrader.preprocessors import ClearSolutions
+
+    from initkit.course.stubs import NamedStubs
+
+    steps = list(config.GenerateAssignment.preprocessors)
+    assert steps[steps.index(ClearSolutions) + 1] is NamedStubs

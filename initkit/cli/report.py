@@ -17,14 +17,15 @@ from ..errors import InitkitError
 
 
 def _load(out: Path):
+    """(key, result) of every submission graded into ``out``."""
     from ..grading import store
 
     if not out.is_dir():
         raise InitkitError(f"{out} is not a folder: give the --out folder of an initkit grade run")
-    results = store.load_all(out)
-    if not results:
+    keyed = store.load_keyed(out)
+    if not keyed:
         raise InitkitError(f"no graded results in {out}: run initkit grade ... --out {out} first")
-    return results
+    return keyed
 
 
 @click.command("report")
@@ -42,8 +43,10 @@ def report(out: Path, old: Path | None, releases: Path | None, pass_mark: float)
 
     from ..grading import classreport
     from ..grading.report import submission_dir
+    from ..grading.store import why_changed
 
-    results = _load(out)
+    keyed = _load(out)
+    results = [result for _, result in keyed]
     page_dir = out / "report"
     links = {(r.student, r.exercise or "unknown"): os.path.relpath(
         submission_dir(out, r) / "feedback.html", page_dir) for r in results}
@@ -58,7 +61,12 @@ def report(out: Path, old: Path | None, releases: Path | None, pass_mark: float)
                                         if r.exercise == ex["exercise"]
                                         and Path(r.path).exists()}, release)
     if old is not None:
-        data["changes"] = classreport.compare(results, _load(old))
+        before = _load(old)
+        was = {(r.student, r.exercise or ""): key for key, r in before}
+        reasons = {(r.student, r.exercise or ""): why_changed(key, was[(r.student,
+                                                                         r.exercise or "")])
+                   for key, r in keyed if (r.student, r.exercise or "") in was}
+        data["changes"] = classreport.compare(results, [r for _, r in before], reasons)
     page = classreport.write(out, data)
     for line in classreport.summary(data):
         click.echo(line)

@@ -20,6 +20,7 @@ from .bridge import hidden_checks
 from .catalog import LESSON, Exercise, exercise, exercises
 from .checks import (
     CheckFailed,
+    Mistake,
     check_close,
     check_normal,
     check_shape,
@@ -32,6 +33,7 @@ __all__ = [
     "LESSON",
     "CheckFailed",
     "Exercise",
+    "Mistake",
     "check_close",
     "check_normal",
     "check_shape",

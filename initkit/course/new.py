@@ -171,7 +171,7 @@ def test_sample_variance_calls_scaled_normal(submission, grade_seed):
 
 
 @pytest.mark.points(1, grade_id="test_figure")
-def test_figure(submission):
+def test_variance_figure(submission):
     """fig has a curve labelled 'variance' with 10 points, each near std**2 (a figure check)."""
     curves = {{line.label: line for line in submission.figure("fig").axes[0].lines}}
     assert "variance" in curves, f"fig has no curve labelled 'variance'; found {{sorted(curves)}}"

@@ -11,6 +11,8 @@ run, :mod:`.bridge`) and an ``nbgrader_config.py`` that:
 - keeps nbgrader's restoring of missing or edited locked and test cells from the source
   (``OverwriteCells``, on by default) and says so;
 - strips hidden test blocks from generated feedback (nbgrader shows them by design, #917);
+- makes each released stub name the function it stands in
+  (:class:`~initkit.course.stubs.NamedStubs`, after nbgrader's ``ClearSolutions``);
 - scores every autograded test cell from ``initkit grade``'s sandbox, not from the student's
   kernel (:class:`~initkit.course.trusted.SandboxGrades`, just before nbgrader's
   ``SaveAutoGrades``), so a notebook that patches the checks in its kernel earns nothing;
@@ -85,6 +87,17 @@ _steps.insert(_steps.index(SaveAutoGrades), SandboxGrades)
 c.Autograde.autograde_preprocessors = _steps
 c.SandboxGrades.graders = str(HERE / "graders")
 os.environ[SKIP_ENV] = SKIP_VALUE
+
+# Released stubs say what to write ("write xavier_normal"), right after nbgrader clears the
+# solutions (and before it takes the cells' checksums).
+from nbgrader.converters import GenerateAssignment  # noqa: E402
+from nbgrader.preprocessors import ClearSolutions  # noqa: E402
+
+from initkit.course.stubs import NamedStubs  # noqa: E402
+
+_steps = list(GenerateAssignment.class_traits()["preprocessors"].default())
+_steps.insert(_steps.index(ClearSolutions) + 1, NamedStubs)
+c.GenerateAssignment.preprocessors = _steps
 '''
 
 

@@ -159,7 +159,9 @@ def gradescope_results(result: SubmissionResult) -> dict:
     tests = [{"name": plain(t.title or t.name), "name_format": "text", "score": t.score,
               "max_score": t.max_score, "output": plain(t.output), "output_format": "text",
               "visibility": t.visibility, "tags": [plain(t.name)],
-              "extra_data": {"grade_id": t.grade_id and plain(t.grade_id)}}
+              "extra_data": {"grade_id": t.grade_id and plain(t.grade_id),
+                             "mistake": t.mistake and {k: plain(v) for k, v in
+                                                       t.mistake.items()}}}
              for t in result.tests]
     tests += [{"name": plain(f"{m.grade_id} (graded by hand)"), "name_format": "text",
                "score": m.score or 0.0, "max_score": m.max_score,

@@ -21,7 +21,9 @@ class TestResult:
     """One grader test's outcome, in Gradescope's terms.
 
     ``name`` is the pytest id (``test_ex01.py::test_xavier_variance``), ``title`` the first
-    line of its docstring (what feedback shows), ``grade_id`` its nbgrader grade cell.
+    line of its docstring (what feedback shows), ``grade_id`` its nbgrader grade cell,
+    ``mistake`` the recognised mistake of a failure as data (``{"id", "sentence"}``, from
+    :class:`initkit.course.checks.Mistake`; the class report counts them), or None.
     """
 
     __test__ = False  # not a pytest test class
@@ -33,6 +35,7 @@ class TestResult:
     visibility: str = "visible"
     title: str = ""
     grade_id: str | None = None
+    mistake: dict | None = None
 
 
 @dataclass

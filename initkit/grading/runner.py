@@ -86,6 +86,7 @@ class _Collector:
         elif report.failed:
             test.score = 0.0
             test.output = getattr(report, "initkit_message", "") or "the check failed"
+            test.mistake = getattr(report, "initkit_mistake", None)
         elif report.skipped and report.when in ("setup", "call"):
             test.output = "skipped"
 
@@ -94,6 +95,7 @@ class _Collector:
         report = yield
         if call.excinfo is not None and report.failed:
             report.initkit_message = _message(call.excinfo)
+            report.initkit_mistake = _mistake(call.excinfo.value)
             from ..errors import SandboxError
 
             if call.excinfo.errisinstance(SandboxError) and self.sandbox_error is None:
@@ -125,6 +127,16 @@ def _message(excinfo) -> str:
     if isinstance(exc, AssertionError):
         return (text or "the check failed")[:2000]
     return f"{type(exc).__name__}: {text}"[:2000]
+
+
+def _mistake(exc: BaseException) -> dict | None:
+    """The recognised mistake a check's failure carries (``CheckFailed.mistake``: raised by
+    grader code in this trusted process), as data, or None."""
+    found = getattr(exc, "mistake", None)
+    ident, sentence = getattr(found, "id", None), getattr(found, "sentence", None)
+    if isinstance(ident, str) and ident and isinstance(sentence, str):
+        return {"id": ident[:100], "sentence": sentence[:500]}
+    return None
 
 
 @contextlib.contextmanager

@@ -113,9 +113,23 @@ def remove_partial(out: Path) -> int:
     return removed
 
 
-def load_all(out: Path) -> list[SubmissionResult]:
-    """Every result stored under ``out``, by student and exercise."""
+def load_keyed(out: Path) -> list[tuple[ResultKey, SubmissionResult]]:
+    """Every result stored under ``out`` with the key it was graded from, by student and
+    exercise."""
     folder = Path(out) / RESULTS_DIR
     found = [_read(p) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
-    results = [r for _, r in filter(None, found)]
-    return sorted(results, key=lambda r: (r.student, r.exercise or ""))
+    return sorted(filter(None, found), key=lambda kr: (kr[1].student, kr[1].exercise or ""))
+
+
+def load_all(out: Path) -> list[SubmissionResult]:
+    """Every result stored under ``out``, by student and exercise."""
+    return [result for _, result in load_keyed(out)]
+
+
+def why_changed(new: ResultKey, old: ResultKey) -> str:
+    """What differs between two gradings of one student's exercise, in words."""
+    reasons = [text for differs, text in (
+        (new.graders != old.graders, "the graders changed"),
+        (new.notebook_sha256 != old.notebook_sha256, "the submission changed"),
+        (new.seed != old.seed, "the hidden checks' seed changed")) if differs]
+    return "; ".join(reasons) or "graded again from the same graders, notebook and seed"
