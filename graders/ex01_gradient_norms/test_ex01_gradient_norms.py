@@ -57,8 +57,8 @@ def _student_gradients(submission, weights, x) -> list[np.ndarray]:
     if probe.error:
         raise AssertionError(f"weight_gradients raised {probe.error}")
     if probe.forbidden:
-        raise AssertionError("weight_gradients runs the kit's own backward pass "
-                             f"({probe.forbidden[0]}): write the chain rule yourself")
+        raise AssertionError(probe.flagged or "weight_gradients runs the kit's own backward "
+                             f"pass ({probe.forbidden[0]}): write the chain rule yourself")
     got = probe.value
     if not isinstance(got, list | tuple) or len(got) != len(weights):
         raise AssertionError(f"weight_gradients should return a list of {len(weights)} arrays "
@@ -97,7 +97,7 @@ def own_xavier(submission, grade_seed):
     if probe.error:
         pytest.fail(f"xavier_normal((40, 30), rng) raised {probe.error}")
     if probe.forbidden:
-        pytest.fail("xavier_normal calls the kit's own xavier_normal "
+        pytest.fail(probe.flagged or "xavier_normal calls the kit's own xavier_normal "
                     "(initkit.get_initializer or initkit.builtin_initializers): the exercise "
                     "is to write Glorot's formula yourself; no points for delegating")
     return True
@@ -186,7 +186,8 @@ def _student_norms(submission, weights, x) -> np.ndarray:
     if probe.error:
         raise AssertionError(f"gradient_norms raised {probe.error}")
     if probe.forbidden:
-        raise AssertionError("gradient_norms runs the kit's own backward pass: write it yourself")
+        raise AssertionError(probe.flagged or "gradient_norms runs the kit's own backward "
+                             "pass: write it yourself")
     value = probe.value
     if isinstance(value, list | tuple):
         value = np.asarray(value, dtype=float)

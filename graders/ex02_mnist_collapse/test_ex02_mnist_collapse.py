@@ -63,8 +63,9 @@ def _count(submission, w: np.ndarray, atol: float, what: str) -> int:
     if probe.error:
         raise AssertionError(f"count_distinct_units({what}) raised {probe.error}")
     if probe.forbidden:
-        raise AssertionError("count_distinct_units calls the kit's own symmetry count "
-                             f"({probe.forbidden[0]}): write the comparison yourself")
+        raise AssertionError(probe.flagged or "count_distinct_units calls the kit's own "
+                             f"symmetry count ({probe.forbidden[0]}): write the comparison "
+                             "yourself")
     value = probe.value
     if isinstance(value, float) and value.is_integer():
         value = int(value)
@@ -156,8 +157,9 @@ def _draw(submission, shape, seed, **params) -> np.ndarray:
         raise AssertionError(f"drawing {CONSTANT!r} from the registry with shape {shape} and "
                              f"{params or 'no parameters'} raised {probe.error}")
     if probe.forbidden:
-        raise AssertionError(f"{CONSTANT!r} runs the kit's own constant initializer: write "
-                             "constant_init yourself; no points for delegating")
+        raise AssertionError(probe.flagged or f"{CONSTANT!r} runs the kit's own constant "
+                             "initializer: write constant_init yourself; no points for "
+                             "delegating")
     return expect(probe.value, shape=shape, what=f"kit_draw({CONSTANT!r}, {shape}, rng)")
 
 
@@ -202,10 +204,10 @@ class Run:
         what = f"train({init!r}, {seed}" + (f", hack={hack!r})" if hack else ")")
         self.what = what
         probe = submission.probe("train", init, seed, hack=hack, spy=list(spy),
-                                 forbid=[KIT_FIT], finite=False)
+                                 watch=[KIT_FIT], finite=False)
         if probe.error:
             raise AssertionError(f"{what} raised {probe.error}")
-        self.fit_ran = KIT_FIT in probe.forbidden
+        self.fit_ran = KIT_FIT in probe.ran
         self.calls = probe.calls
         out = probe.value
         if not isinstance(out, dict):
@@ -403,15 +405,15 @@ def test_hack_keeps_the_symmetry(submission, grade_seed):
     code = HACK_CODE[hack]
     what = f"train({CONSTANT!r}, seed, hack={hack!r})"
     probe = submission.probe("train", CONSTANT, grade_seed, hack=hack, finite=False,
-                             forbid=[KIT_FIT] + ([code] if code else []))
+                             watch=[KIT_FIT] + ([code] if code else []))
     if probe.error:
         raise AssertionError(f"{what} raised {probe.error}")
     out = probe.value if isinstance(probe.value, dict) else {}
     loss = np.asarray(out.get("loss", []), dtype=float).ravel()
     weights = out.get("weights") if isinstance(out.get("weights"), list | tuple) else []
-    assert KIT_FIT in probe.forbidden, f"{what} did not train with the kit's fit"
+    assert KIT_FIT in probe.ran, f"{what} did not train with the kit's fit"
     if code:
-        assert code in probe.forbidden, \
+        assert code in probe.ran, \
             f"{what} never ran {code.rsplit('.', 2)[-2]}: apply the hack as section 3's table says"
     epochs = 4 * EPOCHS if hack == "more_epochs" else EPOCHS
     assert loss.size == epochs * STEPS_PER_EPOCH, \

@@ -89,9 +89,9 @@ def own_orthogonal(submission, grade_seed):
     if probe.error:
         pytest.fail(f"orthogonal((6, 6), rng) raised {probe.error}")
     if probe.forbidden:
-        pytest.fail("orthogonal calls a library's orthogonal initializer (the kit's or "
-                    "scipy's): the exercise is to write the QR recipe yourself; no points "
-                    "for delegating")
+        pytest.fail(probe.flagged or "orthogonal calls a library's orthogonal initializer "
+                    "(the kit's or scipy's): the exercise is to write the QR recipe yourself; "
+                    "no points for delegating")
     return True
 
 

@@ -87,8 +87,9 @@ def _check_fans(submission, shape: tuple[int, ...], forbid: bool = False) -> Non
         if probe.error:
             raise AssertionError(f"compute_fans({shape}) raised {probe.error}")
         if probe.forbidden:
-            raise AssertionError("compute_fans calls the kit's own compute_fans "
-                                 "(initkit.fans): write it yourself; no points for delegating")
+            raise AssertionError(probe.flagged or "compute_fans calls the kit's own "
+                                 "compute_fans (initkit.fans): write it yourself; no points "
+                                 "for delegating")
         got = probe.value
     else:
         got = submission.call("compute_fans", shape)
@@ -144,9 +145,9 @@ def _own(submission, name: str, forbid: tuple[str, ...], seed: int) -> None:
         pytest.fail(f"{name}((40, 30), rng) raised {probe.error}")
     if probe.forbidden:
         kit = probe.forbidden[0].rsplit(".", 1)[-1]
-        pytest.fail(f"{name} calls the kit's own {kit} (initkit.get_initializer, "
-                    "initkit.builtin_initializers or initkit.fans): the exercise is to write "
-                    "the formula yourself; no points for delegating")
+        pytest.fail(probe.flagged or f"{name} calls the kit's own {kit} "
+                    "(initkit.get_initializer, initkit.builtin_initializers or initkit.fans): "
+                    "the exercise is to write the formula yourself; no points for delegating")
 
 
 @pytest.fixture(scope="module")
