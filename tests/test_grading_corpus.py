@@ -29,8 +29,10 @@ VICTIM = str(_RNG.randrange(10**8, 10**9))  # a host process the /proc walker mu
 TOKENS = {"98765": str(_RNG.randrange(10**7, 10**8)), "98764": str(_RNG.randrange(10**7, 10**8))}
 
 sys.path.insert(0, str(HERE))
-from build_example import make_huge  # noqa: E402
+from build_example import SYSCALL_NUMBERS, make_huge  # noqa: E402
 from unprivileged import grader as grader_for  # noqa: E402
+
+from initkit.grading import seccomp  # noqa: E402
 
 
 def _ticks() -> int:
@@ -133,12 +135,15 @@ def graded(request):
     out = tmp / "out"
     since = _ticks()
     try:
+        # the grader's session keyring holds a key of the run's secret (and links its user
+        # keyring), as a login with pam_keyinit and a cached password has
         proc = who.run(["grade", subs, "--graders", graders, "--out", out, "--jobs", "2",
                         "--cell-timeout", "3", "--timeout", "40", "--memory", "768",
-                        "--no-progress"], cwd=tmp, timeout=600)
+                        "--no-progress"], cwd=tmp, timeout=600,
+                       session_key=(f"initkit-corpus-{run}", SECRET))
         assert (out / "grades.csv").exists(), proc.stderr[-3000:]
         results = {d.name: json.loads((d / "variance" / "results.json").read_text())
-                   for d in out.iterdir() if d.is_dir()}
+                   for d in out.iterdir() if (d / "variance" / "results.json").is_file()}
         with open(out / "grades.csv") as fh:
             rows = {r["student"]: r for r in csv.DictReader(fh)}
         facts = {"victim_alive": victim.poll() is None, "outside": sorted(outside.iterdir()),
@@ -305,3 +310,55 @@ def test_writes_outside_the_working_directory_change_nothing(graded):
     assert "WROTE []" in _output(out, "writes_outside")
     for path in ("/escape.txt", "/tmp/escape.txt", "/var/tmp/escape.txt", "/srv/escape.txt"):
         assert not os.path.exists(path)
+
+
+def test_the_graders_session_keyring_is_out_of_reach(graded):
+    """The grader's session key (the run's secret) cannot be listed or read: every keyring
+    the notebook names answers EPERM and no key is read."""
+    _, out, _, _, _ = graded
+    text = _output(out, "reads_keyring")
+    assert SECRET not in text and "keys read []" in text
+    for ring in (-3, -4, -5):
+        assert f"keyring {ring} EPERM" in text
+
+
+def _syscalls(out: Path) -> dict[str, str]:
+    """What each probed system call of the denied_syscalls notebook returned."""
+    text = _output(out, "denied_syscalls")
+    return dict(line[len("syscall "):].split(": ", 1) for line in text.splitlines()
+                if line.startswith("syscall "))
+
+
+_MACHINE = os.uname().machine
+_COLUMN = 0 if _MACHINE == "x86_64" else 1
+#: The calls the notebook probes (with their own numbers, not the filter's table).
+_PROBED = sorted(n for n, row in SYSCALL_NUMBERS.items() if row[_COLUMN] is not None)
+
+
+def test_every_call_the_filter_denies_is_probed_by_the_corpus():
+    """Each call of the filter's deny list has a probe (its own number) in the corpus."""
+    assert sorted(set(seccomp.denied_numbers()) - set(_PROBED)) == []
+
+
+@pytest.mark.parametrize("name", [*_PROBED, "clone(CLONE_NEWUSER)"])
+def test_each_denied_system_call_fails_with_eperm(graded, name):
+    """Each probed call (its own number and harmless arguments, so that only the filter
+    answers EPERM: unfiltered, most fail with EBADF, EFAULT or ESRCH, or work) is EPERM."""
+    assert _syscalls(graded[1])[name] == "EPERM"
+
+
+def test_the_filter_leaves_fork_and_the_personality_query_and_makes_clone3_enosys(graded):
+    """fork and personality's query still work, and clone3 is ENOSYS (threads fall back to
+    clone)."""
+    got = _syscalls(graded[1])
+    assert (got["fork"], got["clone3"], got["personality(query)"]) == ("7", "ENOSYS", "ok")
+
+
+def test_a_program_copied_into_the_working_directory_cannot_run(graded):
+    """The working directory is noexec: a copy of /bin/true there fails with EACCES."""
+    assert _syscalls(graded[1])["exec from the working directory"] == "EACCES"
+
+
+def test_the_capability_bounding_set_is_empty(graded):
+    """No capability can come back through execve: CapBnd is 0 (root drops it too)."""
+    assert _syscalls(graded[1])["CapBnd"] == "0000000000000000"

@@ -221,11 +221,11 @@ def test_exercise_data_is_copied_next_to_the_submission(tmp_path):
         assert Submission(sb).get("data") == "1,2,3\n"
 
 
-def test_ipython_mode_runs_magics_and_reports_errors():
-    """With ipython=True, line and cell magics work and a raising cell is still its error."""
+def test_magics_run_and_a_raising_cell_is_still_its_error():
+    """Cells run as in Jupyter: line and cell magics work and a raising cell is its error."""
     cells = ["%time x = 21", "%%capture captured\nprint('hidden')", "y = x * 2",
              "raise RuntimeError('bad cell')", "z = y + 1"]
-    with Sandbox(cells, ipython=True) as sb:
+    with Sandbox(cells) as sb:
         sb.start()
         assert [c.error_type for c in sb.cells] == [None, None, None, "RuntimeError", None]
         sub = Submission(sb)

@@ -85,8 +85,14 @@ def grade(submissions: tuple[Path, ...], graders_dir: Path | None, exercise: str
     from ..grading.confine import require_confinement
 
     # fail closed: no grading at all where notebooks cannot be confined, unless asked
-    for warning in require_confinement(unconfined):
+    warnings = require_confinement(unconfined)
+    for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
+    if not warnings:  # confined: say once which memory limit applies here
+        from ..grading.sandbox import Limits, memory_limit_description
+
+        click.echo(memory_limit_description(Limits(memory_bytes=memory_mb * 1024**2)),
+                   err=True)
     settings = GradingSettings(timeout=timeout, cell_timeout=cell_timeout,
                                memory_mb=memory_mb,
                                course=str(course.resolve()) if course else None,

@@ -5,6 +5,8 @@
 ``python -I``) and returns only in the confined notebook process. It reads as bubblewrap's
 ``bwrap --unshare-all --die-with-parent --tmpfs / --ro-bind ...`` does:
 
+0. the process joins the submission's cgroup, if it has one (:mod:`.cgroup`: memory and
+   processes bounded for all its processes together);
 1. ``PR_SET_PDEATHSIG``: this *monitor* dies when the grader (or template) does;
    ``unshare(2)`` into new mount, PID, IPC, UTS and (unless asked not to) network
    namespaces; without root, in a new user namespace first, with the user's uid and gid
@@ -20,8 +22,10 @@
    directory, ``pivot_root``) and forks the notebook process, then only reaps;
 4. the notebook process sets its ``setrlimit(2)`` limits (CPU, address space, file size,
    open files, no core, processes), drops privileges for good (root: ``setgroups`` /
-   ``setresgid`` / ``setresuid`` to a uid of its own; a user: every capability of its
-   namespace, bounding set included) and sets ``PR_SET_NO_NEW_PRIVS``.
+   ``setresgid`` / ``setresuid`` to a uid of its own, the capability bounding set emptied
+   first; a user: every capability of its namespace, bounding set included), joins a fresh
+   anonymous session keyring (nothing of the grader's keyrings stays reachable), sets
+   ``PR_SET_NO_NEW_PRIVS`` and, last, installs the system-call filter (:mod:`.seccomp`).
 
 Every failing step writes ``{"event": "setup_failed", "reason": ...}`` on the reply pipe, as
 the first message, before any student code could have run, and exits with
@@ -42,7 +46,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import ConfinementUnavailable
-from . import libc, rootfs, userns
+from . import libc, rootfs, seccomp, userns
 
 CHILD_SCRIPT = Path(__file__).with_name("child.py")
 #: Exit code of a process whose confinement could not be set up.
@@ -78,7 +82,7 @@ def make_plan(kind: str, *, python: str, workdir: str | None, uid: int, gid: int
             # userns: RLIMIT_NPROC counts the uid's processes in this user namespace
             # (Linux >= 5.14), the monitor and the init included
             "nproc": limits.nproc + nproc_extra + (2 if kind == "userns" else 0),
-            "root": None}
+            "root": None, "seccomp": kind != "unconfined", "keyring": True, "cgroup": []}
     if kind != "unconfined" and workdir is not None:
         plan["root"] = rootfs.plan_root(python, workdir, uid, gid, limits.disk_bytes)
     return plan
@@ -94,8 +98,12 @@ def enter(plan: dict, reply_fd: int) -> None:
     the way never return (they ``_exit``). A failed step is reported on ``reply_fd`` and
     ends the process with :data:`EXIT_SETUP`.
     """
+    if plan.get("cgroup"):
+        _step(plan, reply_fd, "joining the submission's cgroup", _join_cgroup, plan)
     if plan["kind"] == "unconfined":
         _step(plan, reply_fd, "resource limits", _limits, plan)
+        if plan.get("keyring", True):
+            _step(plan, reply_fd, "a fresh session keyring", libc.join_new_session_keyring)
         os.umask(0o077)
         return
     _step(plan, reply_fd, "namespaces", _unshare, plan)
@@ -131,6 +139,14 @@ def _report(reply_fd: int, reason: str) -> None:
         protocol.write_message(reply_fd, {"event": "setup_failed", "reason": reason[:2000]})
     except OSError:
         pass
+
+
+def _join_cgroup(plan: dict) -> None:
+    """Move this process (and so everything it will start) into the submission's cgroup."""
+    pid = str(os.getpid())
+    for procs in plan["cgroup"]:
+        with open(procs, "w") as fh:
+            fh.write(pid)
 
 
 def _unshare(plan: dict) -> None:
@@ -246,19 +262,27 @@ def _limits(plan: dict) -> None:
 
 
 def _drop(plan: dict) -> None:
-    """Limits, then no way back: root takes a uid of its own, a user loses its capabilities."""
+    """Limits, then no way back: root empties the capability bounding set and takes a uid of
+    its own, a user loses its capabilities; a fresh session keyring; no new privileges; and,
+    last, the system-call filter (:mod:`.seccomp`), so the student's first line runs under it.
+    """
     _limits(plan)
     if plan["kind"] == "root":
         uid, gid = plan["uid"], plan["gid"]
+        libc.drop_bounding_set()
         os.setgroups([])
         os.setresgid(gid, gid, gid)
         os.setresuid(uid, uid, uid)
     else:
         libc.drop_capabilities()
+    if plan.get("keyring", True):
+        libc.join_new_session_keyring()
     libc.prctl(libc.PR_SET_NO_NEW_PRIVS, 1)
     os.umask(0o077)
     if plan["workdir"]:
         os.chdir(plan["workdir"])
+    if plan.get("seccomp"):
+        seccomp.install(libc._LIBC)
 
 
 # ---------------------------------------------------------------------- probing

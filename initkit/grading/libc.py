@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import errno
 import os
 
 CLONE_NEWNS = 0x00020000
@@ -114,9 +115,38 @@ def drop_capabilities() -> None:
     In a user namespace its creator holds all capabilities there; after this it holds none,
     and ``execve`` cannot give any back (the bounding set is empty).
     """
-    for cap in range(64):
-        if _LIBC.prctl(PR_CAPBSET_DROP, ctypes.c_ulong(cap), 0, 0, 0) != 0:
-            break  # EINVAL: past the last capability this kernel knows
+    drop_bounding_set()
     header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
     data = (_CapData * 2)()
     _check(_LIBC.syscall(ctypes.c_long(_SYS_CAPSET), ctypes.byref(header), data), "capset")
+
+
+def drop_bounding_set() -> None:
+    """Empty the capability bounding set (``PR_CAPBSET_DROP`` for every capability).
+
+    Root does this before taking the notebook's uid, so no ``execve`` can ever give a
+    capability back, whatever file capabilities a binary carries.
+    """
+    for cap in range(64):
+        if _LIBC.prctl(PR_CAPBSET_DROP, ctypes.c_ulong(cap), 0, 0, 0) != 0:
+            err = ctypes.get_errno()
+            if err == errno.EINVAL:
+                break  # past the last capability this kernel knows
+            raise OSError(err, f"prctl(PR_CAPBSET_DROP, {cap}): {os.strerror(err)}")
+
+
+_SYS_KEYCTL = {"x86_64": 250, "aarch64": 219, "riscv64": 219, "ppc64le": 271,
+               "s390x": 280}.get(os.uname().machine, 250)
+KEYCTL_JOIN_SESSION_KEYRING = 1
+
+
+def join_new_session_keyring() -> None:
+    """``keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL)``: a fresh, empty, anonymous session
+    keyring, so nothing of the caller's (pam_keyinit links the user keyring there) is
+    reachable any more; a kernel without keyrings (``ENOSYS``) has nothing to hide."""
+    rc = _LIBC.syscall(ctypes.c_long(_SYS_KEYCTL), ctypes.c_long(KEYCTL_JOIN_SESSION_KEYRING),
+                       ctypes.c_void_p(None))
+    if rc < 0:
+        err = ctypes.get_errno()
+        if err != errno.ENOSYS:
+            raise OSError(err, f"keyctl(KEYCTL_JOIN_SESSION_KEYRING): {os.strerror(err)}")

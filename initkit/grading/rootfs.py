@@ -16,7 +16,9 @@ root holding only what running it needs, bound in read-only from the host, as bu
   ``/dev/fd`` links; a fresh ``/proc`` of the notebook's own PID namespace;
 - the working directory (at the same path as on the host): a ``tmpfs`` of
   ``Limits.disk_bytes`` holding a copy of the submission's files, the only writable place
-  besides ``/dev/shm``.
+  besides ``/dev/shm``; both ``noexec``, so together with the system-call filter's
+  ``memfd_create`` and ``execveat`` (:mod:`.seccomp`) only programs of the read-only root
+  can be run.
 
 No home folder, no ``/srv``, ``/opt``, ``/var`` or ``/run``, no host ``/tmp``, no other user's
 files, no graders wherever they are. :func:`plan_root` builds the plan as plain data in the
@@ -229,15 +231,15 @@ def _dev(shm_bytes: int) -> None:
                          ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
         os.symlink(target, f"/newroot/dev/{name}")
     os.mkdir("/newroot/dev/shm", 0o755)
-    libc.mount("tmpfs", "/newroot/dev/shm", "tmpfs", libc.MS_NOSUID | libc.MS_NODEV,
-               f"mode=1777,size={shm_bytes}")
+    libc.mount("tmpfs", "/newroot/dev/shm", "tmpfs",
+               libc.MS_NOSUID | libc.MS_NODEV | libc.MS_NOEXEC, f"mode=1777,size={shm_bytes}")
 
 
 def _workdir(workdir: str, src_fd: int, size: int, uid: int, gid: int) -> None:
     """The working directory: a tmpfs of ``size`` bytes holding a copy of the host's."""
     dest = "/newroot" + workdir
     _makedirs(dest)
-    libc.mount("tmpfs", dest, "tmpfs", libc.MS_NOSUID | libc.MS_NODEV,
+    libc.mount("tmpfs", dest, "tmpfs", libc.MS_NOSUID | libc.MS_NODEV | libc.MS_NOEXEC,
                f"size={size},mode=0700,uid={uid},gid={gid}")
     _copy_tree(src_fd, dest, uid, gid)
 

@@ -15,7 +15,12 @@ What every notebook gets, as root and as an ordinary user alike (:func:`confine.
   ``Limits.disk_bytes`` holding a copy of the submission; no home, no ``/tmp`` of the host,
   no graders wherever they are (nothing needs hiding);
 - ``setrlimit(2)`` limits (CPU, address space, processes, file size, open files);
-- root: a uid of its own; a user: no capability left; a scrubbed environment;
+- a cgroup of its own where one is writable (:mod:`.cgroup`): ``Limits.memory_bytes`` and
+  ``Limits.nproc`` hold for all its processes together, and an OOM kill is the student's
+  "out of memory"; elsewhere at most :data:`.cgroup.FALLBACK_NPROC` processes;
+- root: a uid of its own and an empty capability bounding set; a user: no capability left;
+  a fresh session keyring; a scrubbed environment;
+- a system-call filter (:mod:`.seccomp`) from the student's first line on;
 - wall-clock timeouts per cell and per submission, enforced here; output kept up to a cap.
 
 A confinement that cannot be set up raises :class:`~initkit.errors.SandboxError` (the kit's
@@ -30,11 +35,11 @@ import shutil
 import signal
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import SandboxError
-from . import confine, lifecycle, protocol
+from . import cgroup, confine, lifecycle, protocol
 from .confine import (  # noqa: F401 - re-exported for callers of the old module
     CHILD_SCRIPT,
     confinement,
@@ -60,8 +65,10 @@ class Limits:
         timeout: wall-clock seconds for the whole submission (cells and checks).
         cell_timeout: wall-clock seconds for one cell or one call from a check.
         cpu_seconds: ``RLIMIT_CPU`` of the child (per process).
-        memory_bytes: ``RLIMIT_AS`` (address space) of each process.
-        nproc: ``RLIMIT_NPROC``: processes and threads the child's uid may have.
+        memory_bytes: ``RLIMIT_AS`` (address space) of each process, and, where a cgroup
+            is writable (:mod:`.cgroup`), the memory of all its processes together.
+        nproc: ``RLIMIT_NPROC``: processes and threads the child's uid may have (and the
+            cgroup's ``pids.max``); without a cgroup at most :data:`.cgroup.FALLBACK_NPROC`.
         fsize_bytes: ``RLIMIT_FSIZE``: largest file the child may write.
         nofile: ``RLIMIT_NOFILE``: open file descriptors.
         output_bytes: stdout and stderr kept (each); the rest is counted and dropped.
@@ -109,7 +116,6 @@ class Sandbox:
         data_dir: a folder whose files are copied next to the submission (exercise data).
         prewarm: fork the child from the pre-warmed template (:mod:`.zygote`) instead of
             starting a fresh ``python -I`` (same confinement, ~0.5 s faster).
-        ipython: run cells through IPython's ``InteractiveShell`` (magics work).
         unconfined: run without namespaces, allow-list root or privilege drop (resource
             limits and timeouts only): only when the user asked for it knowingly.
 
@@ -124,9 +130,8 @@ class Sandbox:
                  limits: Limits | None = None,
                  python: str | None = None, isolate_network: bool = True,
                  data_dir: str | Path | None = None, prewarm: bool = True,
-                 ipython: bool = False, unconfined: bool = False):
+                 unconfined: bool = False):
         self.prewarm = prewarm
-        self.ipython = ipython
         self.unconfined = unconfined
         self.cells_src = list(cells)
         self.files = dict(files or {})
@@ -150,6 +155,7 @@ class Sandbox:
         self._cell_deadline = 0.0
         self._ready = False
         self._heard = False  # a message arrived from this child (its set-up worked)
+        self._cgroup: cgroup.Group | None = None
         #: why each earlier child of this submission ended (a fresh one took over)
         self.restarts: list[str] = []
 
@@ -189,13 +195,18 @@ class Sandbox:
             self.uid, self.gid = os.getuid(), os.getgid()
         self.workdir = lifecycle.make_workdir(self.files, self.data_dir)
         extra = confine.count_own_processes() if self.kind == "unconfined" else 0
+        limits = self.limits
+        self._cgroup = cgroup.create(limits.memory_bytes, limits.nproc + 2)
+        if self._cgroup is None:  # memory is bounded per process only: fewer processes
+            limits = replace(limits, nproc=min(limits.nproc, cgroup.FALLBACK_NPROC))
         try:
             plan = confine.make_plan(self.kind, python=self.python, workdir=str(self.workdir),
-                                     uid=self.uid, gid=self.gid, limits=self.limits,
+                                     uid=self.uid, gid=self.gid, limits=limits,
                                      netns=self.isolate_network, nproc_extra=extra)
         except OSError as exc:
             self._close_process()
             raise SandboxError(f"cannot plan the sandbox for {self.python}: {exc}") from None
+        plan["cgroup"] = self._cgroup.procs_files if self._cgroup else []
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
         env = lifecycle.child_env(self.workdir)
@@ -215,7 +226,7 @@ class Sandbox:
         self._heard = False
         self._cell_deadline = time.monotonic() + self.limits.cell_timeout
         try:
-            self._send({"op": "run", "cells": self.cells_src, "ipython": self.ipython})
+            self._send({"op": "run", "cells": self.cells_src})
             self._run_cells()
             self._ready = True
         except ChildGone as exc:
@@ -264,6 +275,7 @@ class Sandbox:
                 started = time.monotonic()
                 self._cell_deadline = started + self.limits.cell_timeout
             elif event == "cell_done":
+                self._check_memory()
                 err = err or {}
                 self.cells.append(CellResult(
                     index=index, error_type=_s(err.get("type")),
@@ -272,6 +284,7 @@ class Sandbox:
                 self._cell_deadline = time.monotonic() + self.limits.cell_timeout
             elif event == "ready":
                 self._drain(0)  # what the cells printed, before the caller reads it
+                self._check_memory()
                 return
             else:
                 raise ChildGone(f"the notebook's process sent an unexpected message {event!r}")
@@ -290,6 +303,9 @@ class Sandbox:
                 self._channel.close()
                 self._channel = None
             self.proc = None
+        if self._cgroup is not None:
+            self._cgroup.remove()
+            self._cgroup = None
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
@@ -312,6 +328,7 @@ class Sandbox:
             self._send(header, blobs)
             reply = self._receive(cell_timeout=True, what=f"answering {header.get('op')}"
                                   f" {header.get('name', '')}".rstrip())
+            self._check_memory()
         except ChildGone as exc:
             self.gone_reason = str(exc)
             self.close_child()
@@ -402,7 +419,27 @@ class Sandbox:
     def _where(self) -> str:
         return f" in cell {self.current_cell + 1}" if self.current_cell is not None else ""
 
+    def out_of_memory(self) -> bool:
+        """Whether the kernel killed a process of this child's cgroup for lack of memory."""
+        return self._cgroup is not None and self._cgroup.oom_kills() > 0
+
+    def memory_peak(self) -> int | None:
+        """The most memory the child's processes held together (None without a cgroup)."""
+        return self._cgroup.peak_bytes() if self._cgroup is not None else None
+
+    def _oom_reason(self) -> str:
+        return (f"the notebook ran out of memory: its processes together used more than "
+                f"{self.limits.memory_bytes // 1024**2} MB{self._where()}")
+
+    def _check_memory(self) -> None:
+        """An OOM kill in the submission's cgroup ends the submission: out of memory."""
+        if self.out_of_memory():
+            self.close_child()
+            raise ChildGone(self._oom_reason())
+
     def _death_reason(self) -> str:
+        if self.out_of_memory():
+            return self._oom_reason()
         code = self.proc.poll() if self.proc else None
         if code is None:
             how = "closed its pipe"
@@ -414,6 +451,12 @@ class Sandbox:
         else:
             how = f"exited with code {code}"
         return f"the notebook's process {how}{self._where() or ' after its cells ran'}"
+
+
+def memory_limit_description(limits: Limits | None = None) -> str:
+    """The one line `initkit grade` prints about the memory limit that applies here."""
+    limits = limits or Limits()
+    return cgroup.limit_for(limits.memory_bytes, limits.nproc)
 
 
 def _s(v) -> str | None:

@@ -91,7 +91,7 @@ class Zygote:
         try:
             self.proc = subprocess.Popen(
                 [python, "-I", "-u", os.path.abspath(__file__), str(theirs.fileno()),
-                 ",".join(preload)], pass_fds=(theirs.fileno(),), env=env,
+                 ",".join(preload), str(os.getpid())], pass_fds=(theirs.fileno(),), env=env,
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 start_new_session=True)
         finally:
@@ -181,11 +181,31 @@ def _close_all() -> None:
 # ---------------------------------------------------------------------- the template side
 
 
-def _serve(sock_fd: int, preload: list[str]) -> None:
+def _die_with(parent: int) -> None:
+    """End the template when the grading process that started it dies.
+
+    ``PR_SET_PDEATHSIG`` delivers SIGTERM at the parent's death (a SIGKILLed ``initkit
+    grade`` included), and SIGTERM exits through ``finally`` so the private home is removed;
+    a parent that died before this ran is caught by comparing ``getppid()``. The template
+    runs no student code, so the handler is its own.
+    """
+    import signal
+
+    from initkit.grading import libc
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    libc.prctl(libc.PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:
+        sys.exit(0)
+
+
+def _serve(sock_fd: int, preload: list[str], parent: int) -> None:
     """Make a private home with a seeded font cache, serve, and remove the home at the end."""
     import glob
     import shutil
     import tempfile
+
+    _die_with(parent)
 
     home = tempfile.mkdtemp(prefix="initkit-template-")
     os.chmod(home, 0o755)
@@ -274,5 +294,5 @@ def _serve_forever(sock_fd: int, preload: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    _serve(int(sys.argv[1]), [m for m in sys.argv[2].split(",") if m])
+    _serve(int(sys.argv[1]), [m for m in sys.argv[2].split(",") if m], int(sys.argv[3]))
     os._exit(0)  # no interpreter teardown of numpy and matplotlib: gone at once

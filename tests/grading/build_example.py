@@ -313,6 +313,135 @@ print('WROTE', _wrote)
 """
 
 
+# Issue 19: the system-call filter. Each call with harmless arguments (so that, unfiltered,
+# it would fail for another reason or do nothing: a bad fd, a missing process, NULL), its
+# own numbers from the kernel headers (x86_64: asm/unistd_64.h, aarch64: asm-generic/unistd.h),
+# not the kit's table; the result is EPERM only where the filter answers.
+#: name -> (x86_64 number, aarch64 number or None, harmless arguments) of each probed call
+SYSCALL_NUMBERS = {
+    'unshare': (272, 97, (0,)), 'setns': (308, 268, (-1, 0)),
+    'mount': (165, 40, (0, 0, 0, 0, 0)), 'umount2': (166, 39, (0, 0)),
+    'pivot_root': (155, 41, (0, 0)), 'chroot': (161, 51, (0,)),
+    'move_mount': (429, 429, (-1, 0, -1, 0, 0)), 'open_tree': (428, 428, (-1, 0, 0)),
+    'fsopen': (430, 430, (0, 0)), 'fsconfig': (431, 431, (-1, 0, 0, 0, 0)),
+    'fsmount': (432, 432, (-1, 0, 0)), 'fspick': (433, 433, (-1, 0, 0)),
+    'mount_setattr': (442, 442, (-1, 0, 0, 0, 0)),
+    'io_uring_setup': (425, 425, (1, 0)), 'io_uring_enter': (426, 426, (-1, 0, 0, 0, 0, 0)),
+    'io_uring_register': (427, 427, (-1, 0, 0, 0)),
+    'memfd_create': (319, 279, (b'x', 0)), 'memfd_secret': (447, 447, (0,)),
+    'execveat': (322, 281, (-1, b'', 0, 0, 0x1000)),
+    'keyctl': (250, 219, (0, -3, 0)), 'add_key': (248, 217, (0, 0, 0, 0, 0)),
+    'request_key': (249, 218, (0, 0, 0, 0)), 'bpf': (321, 280, (0, 0, 0)),
+    'perf_event_open': (298, 241, (0, 0, -1, -1, 0)), 'ptrace': (101, 117, (2, 999999, 0, 0)),
+    'process_vm_readv': (310, 270, (999999, 0, 0, 0, 0, 0)),
+    'process_vm_writev': (311, 271, (999999, 0, 0, 0, 0, 0)),
+    'kcmp': (312, 272, (999999, 999999, 0, 0, 0)), 'pidfd_getfd': (438, 438, (-1, 0, 0)),
+    'process_madvise': (440, 440, (-1, 0, 0, 0, 0)), 'userfaultfd': (323, 282, (1,)),
+    'open_by_handle_at': (304, 265, (-1, 0, 0)),
+    'name_to_handle_at': (303, 264, (-1, 0, 0, 0, 0)),
+    'kexec_load': (246, 104, (0, 0, 0, 0)), 'kexec_file_load': (320, 294, (-1, -1, 0, 0, 0)),
+    'init_module': (175, 105, (0, 0, 0)), 'finit_module': (313, 273, (-1, 0, 0)),
+    'delete_module': (176, 106, (0, 0)), 'swapon': (167, 224, (0, 0)),
+    'swapoff': (168, 225, (0,)), 'reboot': (169, 142, (0, 0, 0, 0)), 'acct': (163, 89, (0,)),
+    'quotactl': (179, 60, (0, 0, 0, 0)), 'quotactl_fd': (443, 443, (-1, 0, 0, 0)),
+    'lookup_dcookie': (212, 18, (0, 0, 0)), 'syslog': (103, 116, (10, 0, 0)),
+    'fanotify_init': (300, 262, (0, 0)), 'settimeofday': (164, 170, (0, 0)),
+    'clock_settime': (227, 112, (0, 0)), 'adjtimex': (159, 171, (0,)),
+    'clock_adjtime': (305, 266, (0, 0)), 'sethostname': (170, 161, (0, 0)),
+    'setdomainname': (171, 162, (0, 0)), 'vhangup': (153, 58, ()),
+    'nfsservctl': (180, 42, ()), 'uselib': (134, None, (0,)), 'ustat': (136, None, (0, 0)),
+    'sysfs': (139, None, (0, 0, 0)), '_sysctl': (156, None, (0,)), 'iopl': (172, None, (0,)),
+    'ioperm': (173, None, (0, 0, 0)), 'create_module': (174, None, (0, 0)),
+    'get_kernel_syms': (177, None, (0,)), 'query_module': (178, None, (0, 0, 0, 0, 0)),
+    'personality(ADDR_NO_RANDOMIZE)': (135, 92, (0x0040000,)),
+    'x32 getpid': (0x40000000 + 39, None, ()),
+}
+
+SYSCALL_PROBE = """import ctypes, errno, os, shutil, subprocess
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+_x86 = os.uname().machine == 'x86_64'
+_N = """ + repr(SYSCALL_NUMBERS) + """
+def _call(nr, args):
+    rc = _libc.syscall(ctypes.c_long(nr), *[ctypes.c_long(a) if isinstance(a, int) else a
+                                            for a in args])
+    return 'ok' if rc >= 0 else errno.errorcode.get(ctypes.get_errno(), '?')
+_seen = {}
+for _name, (_a, _b, _args) in _N.items():
+    _nr = _a if _x86 else _b
+    if _nr is not None:
+        _seen[_name] = _call(_nr, _args)
+_r = _libc.syscall(ctypes.c_long(56 if _x86 else 220), ctypes.c_long(0x10000000 | 17),
+                   0, 0, 0, 0)  # clone(CLONE_NEWUSER | SIGCHLD)
+if _r == 0:
+    os._exit(0)
+if _r > 0:
+    os.waitpid(_r, 0)
+_seen['clone(CLONE_NEWUSER)'] = 'ok' if _r >= 0 else errno.errorcode[ctypes.get_errno()]
+_seen['clone3'] = _call(435, (0, 0))
+_seen['personality(query)'] = _call(135 if _x86 else 92, (0xFFFFFFFF,))
+_pid = os.fork()
+if _pid == 0:
+    os._exit(7)
+_seen['fork'] = os.waitstatus_to_exitcode(os.waitpid(_pid, 0)[1])
+shutil.copy('/bin/true', 'true_copy')
+os.chmod('true_copy', 0o755)
+try:
+    subprocess.run(['./true_copy'])
+    _seen['exec from the working directory'] = 'ok'
+except OSError as _exc:
+    _seen['exec from the working directory'] = errno.errorcode[_exc.errno]
+_seen['CapBnd'] = [_l.split()[1] for _l in open('/proc/self/status')
+                   if _l.startswith('CapBnd')][0]
+for _name, _got in _seen.items():
+    print(f'syscall {_name}: {_got}')
+_escaped = [_n for _n, _g in _seen.items() if _g == 'ok' and _n != 'personality(query)']
+print('escaped', _escaped)
+if _escaped:
+    def he_std(fan_in):
+        return 'escaped ' + repr(_escaped)
+"""
+# Issue 19: the kernel keyrings. The corpus test's grader runs with a key of the run's
+# secret in its session keyring (and the user keyring linked there, as pam_keyinit does);
+# this cell lists every keyring it can name and /proc/keys, and reads every key it finds.
+KEYRING_HUNT = """import ctypes, errno, os
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+_K = 250 if os.uname().machine == 'x86_64' else 219
+def _read(key):
+    _buf = ctypes.create_string_buffer(65536)
+    _n = _libc.syscall(ctypes.c_long(_K), ctypes.c_long(11), ctypes.c_long(key), _buf,
+                       ctypes.c_long(65536))  # KEYCTL_READ
+    if _n < 0:
+        return errno.errorcode.get(ctypes.get_errno(), '?')
+    return _buf.raw[:min(_n, 65536)]
+_loot, _ids = [], set()
+for _ring in (-3, -4, -5):  # @s, @u, @us
+    _got = _read(_ring)
+    print('keyring', _ring, _got if isinstance(_got, str) else f'{len(_got) // 4} keys')
+    if isinstance(_got, bytes):
+        _ids.update(int.from_bytes(_got[_i:_i + 4], 'little') for _i in range(0, len(_got), 4))
+try:
+    for _line in open('/proc/keys'):
+        print('/proc/keys', _line.rstrip())
+        _ids.add(int(_line.split()[0], 16))
+except OSError as _exc:
+    print('/proc/keys', type(_exc).__name__)
+for _id in sorted(_ids):
+    _buf = ctypes.create_string_buffer(4096)  # KEYCTL_DESCRIBE: 'type;uid;gid;perm;name'
+    if _libc.syscall(ctypes.c_long(_K), ctypes.c_long(6), ctypes.c_long(_id), _buf,
+                     ctypes.c_long(4096)) < 0 or _buf.value.startswith(b'keyring;'):
+        continue
+    _got = _read(_id)
+    if isinstance(_got, bytes) and _got:
+        _loot.append(_got.decode(errors='replace'))
+print('keys read', _loot)
+if _loot:
+    def he_std(fan_in):
+        return 'keys ' + repr(_loot)
+"""
+
+
 def corpus(released):
     """name -> notebook (dict or str for the non-notebook ones)."""
     c = {}
@@ -401,6 +530,8 @@ def corpus(released):
     c["reads_system_files"] = _insert(honest(released), end, READ_SYSTEM_FILES)
     c["host_sockets"] = _insert(honest(released), end, HOST_SOCKETS)
     c["writes_outside"] = _insert(honest(released), end, WRITE_OUTSIDE)
+    c["denied_syscalls"] = _insert(honest(released), end, SYSCALL_PROBE)
+    c["reads_keyring"] = _insert(honest(released), end, KEYRING_HUNT)
     return c
 
 

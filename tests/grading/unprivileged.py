@@ -13,6 +13,7 @@ with only the checkout bound back (the host's permissions stay as they are).
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import os
 import pwd
@@ -25,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from initkit.grading import libc
 
 REPO = Path(__file__).resolve().parents[2]
 INITKIT = Path(sys.executable).with_name("initkit")
@@ -60,17 +63,25 @@ class Grader:
     env: dict[str, str] | None = None
     reveal: list[tuple[str, list[str]]] = field(default_factory=list)
 
-    def popen_kwargs(self) -> dict:
-        """``subprocess`` arguments that start a process as this user."""
-        if self.uid is None:
-            return {}
-        return {"env": self.env, "preexec_fn": functools.partial(_become, self.uid,
-                                                                 self.reveal)}
+    def popen_kwargs(self, session_key: tuple[str, str] | None = None) -> dict:
+        """``subprocess`` arguments that start a process as this user (with, if given, a
+        fresh session keyring holding the key ``(description, secret)``)."""
+        steps = []
+        if self.uid is not None:
+            steps.append(functools.partial(_become, self.uid, self.reveal))
+        if session_key is not None:
+            steps.append(functools.partial(add_session_key, *session_key))
+        kwargs = {} if self.uid is None else {"env": self.env}
+        if steps:
+            kwargs["preexec_fn"] = functools.partial(_in_turn, steps)
+        return kwargs
 
-    def run(self, args: list, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
-        """Run ``initkit ARGS`` as this user."""
+    def run(self, args: list, cwd: Path, timeout: float = 600,
+            session_key: tuple[str, str] | None = None) -> subprocess.CompletedProcess:
+        """Run ``initkit ARGS`` as this user (``session_key``: see :meth:`popen_kwargs`)."""
         return subprocess.run([*self.command, *map(str, args)], capture_output=True,
-                              text=True, cwd=cwd, timeout=timeout, **self.popen_kwargs())
+                              text=True, cwd=cwd, timeout=timeout,
+                              **self.popen_kwargs(session_key))
 
     def give(self, path: Path) -> None:
         """Make ``path`` (a tree) this user's own."""
@@ -87,11 +98,31 @@ class Grader:
         return base
 
 
+def _in_turn(steps: list) -> None:
+    for step in steps:
+        step()
+
+
+def add_session_key(description: str, secret: str) -> None:
+    """As ``keyctl session; keyctl link @u @s; keyctl add user DESC SECRET @s`` (what a login
+    with pam_keyinit and a cached password looks like): a fresh session keyring holding the
+    user keyring and a ``user`` key of ``secret``."""
+    add_key = {"x86_64": 248, "aarch64": 217}[os.uname().machine]
+    keyctl = {"x86_64": 250, "aarch64": 219}[os.uname().machine]
+    libc.join_new_session_keyring()
+    call = libc._LIBC.syscall
+    if call(ctypes.c_long(keyctl), ctypes.c_long(8), ctypes.c_long(-4),
+            ctypes.c_long(-3)) < 0:  # KEYCTL_LINK @u into @s
+        raise OSError(ctypes.get_errno(), "keyctl link @u @s")
+    payload = secret.encode()
+    if call(ctypes.c_long(add_key), b"user", description.encode(), payload,
+            ctypes.c_size_t(len(payload)), ctypes.c_long(-3)) < 0:
+        raise OSError(ctypes.get_errno(), "add_key")
+
+
 def _become(uid: int, reveal: list[tuple[str, list[str]]]) -> None:
     """In a child before exec: reveal the closed folders (a mount namespace), take ``uid``."""
     if reveal:
-        from initkit.grading import libc
-
         libc.unshare(libc.CLONE_NEWNS)
         libc.mount(None, "/", None, libc.MS_REC | libc.MS_PRIVATE)
         for blocker, inner in reveal:
