@@ -2,21 +2,53 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.metadata
+import inspect
 import json
 import os
+import pkgutil
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
+import click
 import pytest
+from click.testing import CliRunner
 
 import initkit
+import initkit.cli
+from initkit.cli.main import COMMANDS, cli
+from initkit.plugins import reset_plugin_manager
 
 INITKIT = shutil.which("initkit", path=str(Path(sys.executable).parent)) or "initkit"
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`initkit ARGS` in this process (click's CliRunner), as a fresh process would run it.
+
+    The plugin manager is rebuilt before and after, so each call loads plugins as a new
+    process does and leaves none behind; an exception the CLI does not turn into an exit code
+    propagates (``catch_exceptions=False``), so "no traceback" stays a real check. Exit code,
+    stdout and stderr come back as a CompletedProcess. ``run_process`` starts the real
+    console script where the process itself is what a test pins.
+    """
+    environment = {"INITKIT_DISABLE_PLUGIN_AUTOLOAD": "1", **(env or {})}
+    reset_plugin_manager()
+    try:
+        with warnings.catch_warnings():
+            result = CliRunner().invoke(cli, list(args), env=environment, prog_name="initkit",
+                                        catch_exceptions=False)
+    finally:
+        reset_plugin_manager()
+    return subprocess.CompletedProcess(["initkit", *args], result.exit_code, result.stdout,
+                                       result.stderr)
+
+
+def run_process(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`initkit ARGS` as a real process of the installed console script."""
     environment = {**os.environ, "INITKIT_DISABLE_PLUGIN_AUTOLOAD": "1", **(env or {})}
     return subprocess.run([INITKIT, *args], capture_output=True, text=True, env=environment,
                           timeout=120)
@@ -26,7 +58,7 @@ def test_seed_table_prints_the_lesson_exactly():
     """`initkit seed-table` and `initkit simulate --lesson` print the seed notebook's three lines."""
     expected = ("xavier final variance = 0.0231\nhe final variance = 0.2639\n"
                 "bad final variance = 1100063550125093781839691019976704.0000\n")
-    assert run("seed-table").stdout == expected
+    assert run_process("seed-table").stdout == expected  # the console script, end to end
     assert run("simulate", "--lesson").stdout == expected
 
 
@@ -66,8 +98,8 @@ def test_simulate_json_equals_the_library():
 
 
 def test_unknown_name_exits_1_with_close_matches():
-    """An unknown initializer exits 1 with one error line naming close matches, no traceback."""
-    result = run("simulate", "--init", "xavir")
+    """An unknown initializer exits 1 with one error line naming close matches, no traceback (a real process: its exit code and stderr)."""
+    result = run_process("simulate", "--init", "xavir")
     assert result.returncode == 1
     assert result.stderr.startswith("error: unknown initializer 'xavir'. Did you mean 'xavier'")
     assert "Traceback" not in result.stderr
@@ -121,3 +153,49 @@ def test_simulate_init_parameter_errors_name_the_parameter():
     assert "Traceback" not in wrong.stderr
     malformed = run("simulate", "--init", "constant:0.01", "--depth", "2")
     assert malformed.returncode == 2 and "is not KEY=VALUE" in malformed.stderr
+
+
+def test_help_imports_no_command_module():
+    """`initkit --help` lists every command from main.COMMANDS without importing a command's module, numpy or the registry (a fresh process's sys.modules)."""
+    code = ("import sys\nfrom initkit.cli.main import main\nsys.argv = ['initkit', '--help']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('initkit', 'numpy'))))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, timeout=120)
+    *help_lines, modules = result.stdout.splitlines()
+    assert eval(modules) == ["initkit", "initkit.cli", "initkit.cli.main", "initkit.errors"]  # noqa: S307
+    listed = [line.split()[0] for line in help_lines[help_lines.index("Commands:") + 1:]]
+    assert listed == sorted(COMMANDS)
+
+
+def test_help_summaries_are_the_commands_own():
+    """Each summary in main.COMMANDS is the first paragraph of that command's help, so `initkit --help` reads exactly as if every command were loaded."""
+    lazy = run("--help").stdout
+    eager = click.Group("initkit", help=cli.help, params=cli.params,
+                        context_settings=cli.context_settings)
+    for name, entry in COMMANDS.items():
+        command = entry.load()
+        first_paragraph = " ".join(inspect.cleandoc(command.help).split("\n\n")[0].split())
+        assert entry.summary == first_paragraph, name
+        eager.add_command(command, name)
+    assert lazy == CliRunner().invoke(eager, ["--help"], prog_name="initkit").stdout
+
+
+def test_command_list_is_every_command_module():
+    """main.COMMANDS names exactly the commands the modules of initkit.cli define in their COMMANDS lists (a new command module cannot be forgotten)."""
+    defined = {}
+    for info in pkgutil.iter_modules([str(Path(initkit.cli.__file__).parent)]):
+        module = importlib.import_module(f"initkit.cli.{info.name}")
+        for command in getattr(module, "COMMANDS", ()) if info.name != "main" else ():
+            defined[command.name] = command
+    assert set(defined) == set(COMMANDS)
+    for name, command in defined.items():
+        assert COMMANDS[name].load() is command, name
+
+
+def test_version_is_the_installed_distributions():
+    """`initkit --version` prints the installed distribution's version, which is initkit.__version__."""
+    result = run("--version")
+    assert result.returncode == 0
+    assert result.stdout == f"initkit, version {importlib.metadata.version('initkit')}\n"
+    assert importlib.metadata.version("initkit") == initkit.__version__

@@ -180,7 +180,7 @@ def test_plot_gradients_shows_the_backward_pass_with_init_parameters(tmp_path):
     constant = initkit.simulate("constant", "tanh", init_params={"value": 0.002}, **SMALL)
     xavier = initkit.simulate("xavier", "tanh", **SMALL)
     solid = [line for line in axes["lines"] if line["linestyle"] == "-"]
-    assert [line["label"] for line in solid] == ["constant + tanh", "xavier_normal + tanh"]
+    assert [line["label"] for line in solid] == ["constant(value=0.002) + tanh", "xavier_normal + tanh"]  # legends keep parameters (ec8e6ae)
     assert solid[0]["y"] == pytest.approx(constant.weight_grad_norm.tolist(), rel=1e-12)
     assert solid[1]["y"] == pytest.approx(xavier.weight_grad_norm.tolist(), rel=1e-12)
     other = initkit.simulate("constant", "tanh", init_params={"value": 0.004}, **SMALL)

@@ -1,4 +1,6 @@
-"""Tests of ``initkit train`` and ``initkit data`` run as real subprocesses."""
+"""Tests of ``initkit train`` and ``initkit data``: in this process through click's CliRunner
+(``run``), and as a real process of the console script where the process is the point
+(``run_process``)."""
 
 from __future__ import annotations
 
@@ -11,22 +13,48 @@ import os
 import subprocess
 import sys
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
+from initkit.cli.main import cli
 from initkit.data import write_idx
 from initkit.data.mnist import MNIST_FILES
+from initkit.plugins import reset_plugin_manager
 
 INITKIT = str(Path(sys.executable).with_name("initkit"))
 
 
-def run(*args, env=None, timeout=120):
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`initkit ARGS` in this process (click's CliRunner), as a fresh process would run it.
+
+    The plugin manager is rebuilt before and after, so each call loads plugins as a new
+    process does and leaves none behind; an exception the CLI does not turn into an exit code
+    propagates (``catch_exceptions=False``), so "no traceback" stays a real check. Exit code,
+    stdout and stderr come back as a CompletedProcess. ``run_process`` starts the real
+    console script where the process itself is what a test pins.
+    """
+    environment = {"INITKIT_DISABLE_PLUGIN_AUTOLOAD": "1", **{"no_proxy": "127.0.0.1"}, **(env or {})}
+    reset_plugin_manager()
+    try:
+        with warnings.catch_warnings():
+            result = CliRunner().invoke(cli, list(args), env=environment, prog_name="initkit",
+                                        catch_exceptions=False)
+    finally:
+        reset_plugin_manager()
+    return subprocess.CompletedProcess(["initkit", *args], result.exit_code, result.stdout,
+                                       result.stderr)
+
+
+def run_process(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """`initkit ARGS` as a real process of the installed console script."""
     full_env = {**os.environ, "INITKIT_DISABLE_PLUGIN_AUTOLOAD": "1", "no_proxy": "127.0.0.1",
                 **(env or {})}
     return subprocess.run([INITKIT, *args], capture_output=True, text=True, env=full_env,
-                          timeout=timeout)
+                          timeout=120)
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -98,8 +126,8 @@ def test_train_json_is_the_history():
 
 
 def test_train_unknown_init_is_one_error_line():
-    """An unknown initializer exits 1 with one 'error:' line suggesting the right name."""
-    result = run("train", "--init", "xavir", "--epochs", "1")
+    """An unknown initializer exits 1 with one 'error:' line suggesting the right name (a real process: its exit code and stderr)."""
+    result = run_process("train", "--init", "xavir", "--epochs", "1")
     assert result.returncode == 1
     assert result.stderr.startswith("error: unknown initializer 'xavir'")
     assert "'xavier'" in result.stderr and "Traceback" not in result.stderr

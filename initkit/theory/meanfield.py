@@ -18,11 +18,20 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from scipy.optimize import brentq
 
 from ..errors import TheoryError, TheoryWarning
 from ..registry import Activation
 from .forms import Q_FLOOR, Forms, forms_for
+
+
+def brentq(f: Callable[..., float], a: float, b: float, **options: Any) -> float:
+    """``scipy.optimize.brentq``, imported on the first root: scipy.optimize costs more to
+    import than everything else ``import initkit`` loads together, and most runs never need a
+    root (the simulator's theory column is a forward recursion)."""
+    from scipy.optimize import brentq as scipy_brentq
+
+    return scipy_brentq(f, a, b, **options)
+
 
 #: q* above this counts as divergence (q grows without bound).
 Q_MAX = 1e12
