@@ -305,3 +305,36 @@ def test_default_activation_is_the_initializers_own():
     assert default_activation("xavier_uniform") == "tanh"
     assert default_activation("orthogonal") == "linear"
     assert default_activation(initkit.get_initializer("lecun")) == "selu"
+
+
+def test_the_command_line_takes_a_plugin_qualified_name_with_parameters():
+    """`--init twin-b:twin_q` picks that plugin's item; `twin-a:twin_q:...` keeps KEY=VALUE
+    pairs after it; an unqualified KEY=VALUE mistake is still the usual usage error."""
+    import click
+
+    from initkit.cli.format import parse_init_spec
+
+    a = initkit.register_plugin(_TwinA(), name="twin-a")
+    b = initkit.register_plugin(_TwinB(), name="twin-b")
+    try:
+        with pytest.warns(initkit.PluginWarning):
+            initkit.initializers()
+        init, params = parse_init_spec("twin-b:twin_q")
+        assert (init.plugin, params) == ("twin-b", {})
+        with pytest.raises(click.BadParameter, match="KEY=VALUE"):
+            parse_init_spec("constant:0.5")
+    finally:
+        initkit.unregister_plugin(a)
+        initkit.unregister_plugin(b)
+
+
+def test_a_deterministic_initializer_gets_no_mean_field_prediction():
+    """Mean-field theory is about i.i.d. random weights: `constant` (deterministic) has no
+    theory column in simulate, while a random init keeps its own."""
+    import numpy as np
+
+    constant = initkit.simulate("constant", "tanh", depth=3, width=16, batch=8,
+                                init_params={"value": 0.05})
+    assert np.isnan(constant.theory["q"]).all()
+    he = initkit.simulate("he", "relu", depth=3, width=16, batch=8)
+    assert np.isfinite(he.theory["q"]).all()

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from ..errors import InitkitError
+
 if TYPE_CHECKING:  # the registry imports the plugin manager; keep `initkit --help` light
     from ..registry import Initializer
 
@@ -82,7 +84,8 @@ def parse_init_spec(text: str, hint: str = "--init") -> tuple[Initializer, dict[
     """``"constant:value=0.01"`` -> (the registered ``constant`` Initializer, {"value": 0.01}).
 
     The one parser of an initializer named on the command line: ``NAME`` is a registered
-    name or alias, each ``:KEY=VALUE`` one keyword parameter (values through
+    name or alias (or ``PLUGIN:NAME``, a plugin-qualified one), each ``:KEY=VALUE`` one
+    keyword parameter (values through
     :func:`parse_value`). The name and the parameters are checked here, before any work:
 
     Raises:
@@ -94,6 +97,12 @@ def parse_init_spec(text: str, hint: str = "--init") -> tuple[Initializer, dict[
     from ..registry import get_initializer
 
     name, *pairs = (part.strip() for part in text.strip().split(":"))
+    if pairs and "=" not in pairs[0]:  # PLUGIN:NAME, a plugin-qualified name
+        try:
+            get_initializer(f"{name}:{pairs[0]}")
+            name, pairs = f"{name}:{pairs[0]}", pairs[1:]
+        except InitkitError:
+            pass  # not qualified: the usual KEY=VALUE usage error below
     if not name:
         raise click.BadParameter(f"{text!r} names no initializer; write {INIT_SPEC_FORM}",
                                  param_hint=hint)

@@ -28,8 +28,13 @@ def _sigma_w2(init: Initializer, fan_in: int, fan_out: int, fan: int,
     """fan * Var(W): the sigma_w^2 a layer of shape (fan_out, fan_in) shows along ``fan``.
 
     Raises:
-        TheoryError: the initializer declares no variance, so there is no sigma_w^2.
+        TheoryError: the initializer declares no variance, or is deterministic, so there is no
+            sigma_w^2.
     """
+    if init.deterministic:
+        raise TheoryError(
+            f"initializer {init.name!r} (plugin {init.plugin!r}) is deterministic: mean-field "
+            "theory is about i.i.d. random weights, so it makes no prediction")
     var = init.target_variance((fan_out, fan_in), **init_params)
     if var is None:
         raise TheoryError(
