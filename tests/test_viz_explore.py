@@ -84,3 +84,18 @@ def test_the_figure_without_widgets_draws_theory_where_it_exists():
     labels = {ln.get_label() for ln in normed.axes[0].get_lines()}
     assert "gradient variance (mean-field theory)" not in labels
     assert not math.isnan(point(normed)[0])
+
+
+def test_rescaled_draws_are_normals_weights_bit_for_bit():
+    """The explorer's memoized draws equal initkit's `normal` in float32 and leave the
+    generator where drawing would, so a redraw at a new sigma_w^2 reuses exact weights."""
+    from initkit.viz.explore import _RescaledDraws
+
+    draws = _RescaledDraws()
+    for _ in range(2):  # the second round is served from the cache
+        rng, fresh = np.random.default_rng(5), np.random.default_rng(5)
+        got = draws((64, 32), rng, std=0.3)
+        want = initkit.get_initializer("normal")((64, 32), fresh, std=0.3, dtype=np.float32)
+        assert np.array_equal(got, want)
+        assert rng.bit_generator.state == fresh.bit_generator.state
+    assert len(draws.cache) == 1

@@ -26,6 +26,7 @@ import io
 import math
 import time
 import warnings
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -69,14 +70,54 @@ def effective_sigma_w2(s: Settings) -> float:
     return math.nan if variance is None else float(variance) * s.width
 
 
+class _RescaledDraws:
+    """``normal``'s weights with its standard-normal draws memoized by the generator's state.
+
+    Moving the sigma_w^2 slider changes only the scale of the same draws: the same seed,
+    layer and shape find the same generator state, so the draw is looked up and the
+    generator set to where drawing would have left it. The weights are bit for bit those of
+    ``initkit.get_initializer("normal")`` in float32 (``std * standard_normal``).
+    """
+
+    def __init__(self, limit: int = 1024):
+        self.cache: OrderedDict = OrderedDict()
+        self.limit = limit
+
+    def __call__(self, shape, rng, std: float = 1.0, mean: float = 0.0, dtype=np.float32):
+        bit_generator = rng.bit_generator
+        before = bit_generator.state
+        key = (repr(before), tuple(shape), np.dtype(dtype).str)
+        if key in self.cache:
+            draw, after = self.cache[key]
+            self.cache.move_to_end(key)
+            bit_generator.state = after
+        else:
+            draw = rng.standard_normal(shape, dtype=np.float32).astype(dtype, copy=False)
+            self.cache[key] = (draw, bit_generator.state)
+            if len(self.cache) > self.limit:
+                self.cache.popitem(last=False)
+        out = draw * draw.dtype.type(std)
+        if mean:
+            out += draw.dtype.type(mean)
+        return out
+
+
+_DRAWS = _RescaledDraws()
+
+
 def simulate_settings(s: Settings):
-    """The simulation behind the figure (:func:`initkit.simulate`, forward and backward)."""
+    """The simulation behind the figure (:func:`initkit.simulate`, forward and backward), in
+    float32 (weights drawn natively in single precision: a picture needs no more digits)."""
+    from ..registry import get_initializer
     from ..simulation import simulate
 
-    params = {"std": math.sqrt(s.sigma_w2 / s.width)} if s.init == "normal" else None
-    return simulate(s.init, s.activation, depth=s.depth, width=s.width, batch=s.batch,
+    init, params = s.init, None
+    if s.init == "normal":  # the slider's own scale, the same draws rescaled
+        init = replace(get_initializer("normal"), fn=_DRAWS)
+        params = {"std": math.sqrt(s.sigma_w2 / s.width)}
+    return simulate(init, s.activation, depth=s.depth, width=s.width, batch=s.batch,
                     seeds=s.seeds, bias_std=math.sqrt(s.sigma_b2), residual=s.residual,
-                    norm=s.norm, init_params=params)
+                    norm=s.norm, init_params=params, dtype=np.float32)
 
 
 @lru_cache(maxsize=16)
@@ -107,8 +148,9 @@ def _signal_panel(ax, trace, s: Settings) -> None:
             ax.plot(layers, predicted, "--", color=color, label=f"{label} (mean-field theory)")
     ax.set_yscale("log")
     ax.set_xlabel("layer l")
+    # a fixed title height: matplotlib otherwise measures every tick label to place it
     ax.set_title(f"{s.init} + {s.activation}: σ_w² = {effective_sigma_w2(s):.3g}, "
-                 f"σ_b² = {s.sigma_b2:.3g}, width {s.width}")
+                 f"σ_b² = {s.sigma_b2:.3g}, width {s.width}", y=1.01)
     ax.legend(loc="best", fontsize="x-small")
 
 
@@ -142,7 +184,7 @@ def _place_point(ax, s: Settings) -> None:
             xi_q, xi_c = theory.depth_scales(s.activation, sigma_w2, s.sigma_b2)
         except Exception:  # noqa: BLE001 - an activation theory cannot handle: no scales
             xi_q = xi_c = math.nan
-    ax.set_title(f"ξ_q = {xi_q:.3g}, ξ_c = {xi_c:.3g} layers")
+    ax.set_title(f"ξ_q = {xi_q:.3g}, ξ_c = {xi_c:.3g} layers", y=1.01)
 
 
 def explorer_figure(s: Settings, fig: Figure | None = None,
