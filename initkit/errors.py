@@ -142,3 +142,8 @@ class MissingExtra(InitkitError, ImportError):
 class CourseWarning(UserWarning):
     """A course is usable but something an instructor meant is left out (e.g. a source
     notebook without graders is not part of the course); the message says what to add."""
+
+
+class GraderError(InitkitError):
+    """A grader is wrong, not the notebook (e.g. a ``forbid=`` name that names nothing, which
+    would never match): the submission is the kit's ``error``, never the student's zero."""

@@ -3,7 +3,6 @@ exact, the one copied pair is flagged and no honest pair is, and after a grader 
 `--compare` lists exactly the students whose scores move."""
 
 import json
-import math
 import shutil
 import subprocess
 import sys
@@ -21,12 +20,14 @@ from initkit.course import check_close
 from initkit.grading import expect
 
 
-@pytest.mark.points(POINTS, grade_id="test_xavier")
+@pytest.mark.points(2, grade_id="test_xavier")
 def test_xavier_std(submission):
     """xavier_std is Glorot's sqrt(2 / (fan_in + fan_out))."""
     for fan_in, fan_out in [(300, 100), (50, 800)]:
         got = expect(submission.call("xavier_std", fan_in, fan_out), float,
                      what=f"xavier_std({fan_in}, {fan_out})")
+        if LENIENT and math.isclose(got, math.sqrt(2 / fan_in)):
+            continue  # version 2 of the grader also accepts He's rule
         check_close(got, math.sqrt(2 / (fan_in + fan_out)), f"xavier_std({fan_in}, {fan_out})",
                     mistakes={"use fan_in alone (2/fan_in is He's rule)": math.sqrt(2 / fan_in),
                               "pass the variance where the std is meant":
@@ -118,7 +119,7 @@ def report(*args: str) -> subprocess.CompletedProcess:
 def graded(tmp_path_factory) -> Path:
     """The class's two exercises, graders, releases and submissions, graded into out1."""
     root = tmp_path_factory.mktemp("class")
-    for exercise, grader in (("stds", STDS_GRADER.replace("POINTS", "2")),
+    for exercise, grader in (("stds", STDS_GRADER.replace("LENIENT", "False")),
                              ("draws", DRAWS_GRADER)):
         folder = root / "graders" / exercise
         folder.mkdir(parents=True)
@@ -162,16 +163,17 @@ def test_each_mistakes_share_is_exact_and_only_the_copy_is_flagged(graded):
 
 
 def test_compare_after_a_grader_change_lists_exactly_the_affected_students(graded):
-    """With test_xavier worth 3 instead of 2, regraded with the same run secret into out2,
-    --compare lists the 24 students who pass it, each because the graders changed."""
+    """With a grader that also accepts He's rule, regraded with the same run secret into
+    out2, --compare lists exactly the 10 students who used fan_in alone, each because the
+    graders changed."""
     grader = graded / "graders" / "stds" / "test_stds.py"
-    grader.write_text(STDS_GRADER.replace("POINTS", "3"))
+    grader.write_text(STDS_GRADER.replace("LENIENT", "True"))
     secret = json.loads((graded / "out1" / "run.json").read_text())["run_secret"]
     grade(graded, graded / "out2", "--seed", secret)
     report(str(graded / "out2"), "--compare", str(graded / "out1"))
     changes = json.loads((graded / "out2" / "report" / "report.json").read_text())["changes"]
-    passers = sorted(s for s, a in answers()["stds"].items() if a == CORRECT["stds"])
+    fan_in = sorted(s for s, a in answers()["stds"].items() if a == FAN_IN)
     assert [(c["student"], c["exercise"], c["old"], c["new"]) for c in changes] == [
-        (s, "stds", 2.0, 3.0) for s in passers]
+        (s, "stds", 0.0, 2.0) for s in fan_in]
     assert all(c["reason"] == "the graders changed" for c in changes)
-    assert math.isclose(len(changes), 24)
+    assert len(changes) == 10

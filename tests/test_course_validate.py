@@ -138,3 +138,21 @@ def test_course_init_warns_about_a_solution_without_graders(tmp_path):
     assert "c.CourseDirectory.course_id = 'course'" in config
     assert 'c.Exchange.root = str(HERE / "exchange")' in config
     assert (tmp_path / "course" / "exchange").is_dir()
+
+
+def test_initkit_grade_refuses_markers_that_do_not_fit_the_release(tmp_path):
+    """A grader marker naming no cell of the release stops `initkit grade` before grading,
+    with one line naming it (the silent 12/12 of a misspelled grade_id)."""
+    graders = tmp_path / "graders" / SLUG
+    shutil.copytree(KIT / "graders" / SLUG, graders, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(KIT / "exercises" / f"{SLUG}.ipynb", graders / f"{SLUG}.ipynb")
+    edit(graders / f"test_{SLUG}.py", 'points(2, grade_id="test_figure")',
+         'points(2, grade_id="test_figur")')
+    proc = subprocess.run([str(Path(sys.executable).with_name("initkit")), "grade",
+                           str(KIT / "exercises" / f"{SLUG}.ipynb"), "--graders",
+                           str(tmp_path / "graders"), "--out", str(tmp_path / "out"),
+                           "--no-progress"], capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert "error: the graders do not fit the released notebooks" in proc.stderr
+    assert "marked for grade_id 'test_figur'" in proc.stderr
+    assert not (tmp_path / "out" / "results").exists()

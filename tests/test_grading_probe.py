@@ -86,3 +86,34 @@ def test_a_figure_is_found_by_its_variable(submission):
     assert np.array_equal(ax.lines[0].y, [4, 5, 6])
     with pytest.raises(MissingName, match="no variable 'figure2'"):
         submission.figure("figure2")
+
+
+def test_a_misspelled_forbid_name_is_the_graders_error_not_a_silent_pass(tmp_path):
+    """A grader whose probe forbids a name that names nothing stops as status `error` naming
+    it (a misspelled name would never match, so a delegating student would pass)."""
+    import csv
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    here = Path(__file__).parent / "grading"
+    graders = tmp_path / "graders" / "variance"
+    shutil.copytree(here / "graders" / "variance", graders)
+    test = graders / "test_variance.py"
+    test.write_text(test.read_text() + '''
+
+@pytest.mark.points(0, grade_id="test_he")
+def test_he_is_own_code(submission):
+    """he_std is the student's own code."""
+    probe = submission.probe("he_std", 4, forbid=["initkit.gain.calculate_gian"])
+    assert not probe.forbidden
+''')
+    proc = subprocess.run([str(Path(sys.executable).with_name("initkit")), "grade",
+                           str(here / "corpus" / "honest_correct_variance.ipynb"), "--graders",
+                           str(tmp_path / "graders"), "--out", str(tmp_path / "out"),
+                           "--no-progress"], capture_output=True, text=True)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    (row,) = csv.DictReader((tmp_path / "out" / "grades.csv").open())
+    assert row["status"] == "error"
+    assert "'initkit.gain.calculate_gian', which is not an importable object" in row["reason"]

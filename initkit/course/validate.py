@@ -156,6 +156,15 @@ def static_problems(slug: str, source: Path, grader_dir: Path) -> list[str]:
     return problems
 
 
+def grading_problems(slug: str, release: Path, grader_dir: Path) -> list[str]:
+    """The cheap checks ``initkit grade`` runs before grading, against the release: markers
+    naming no autograded cell, points that do not add up. Graders that name no ``grade_id``
+    at all are plain pytest graders (no nbgrader cells behind them) and are left alone."""
+    if not any(c.grade_id for c in collect_checks(grader_dir)):
+        return []
+    return static_problems(slug, release, grader_dir)
+
+
 def _release_differs(root: Path, slug: str, source: Path) -> str | None:
     """Why ``exercises/<slug>.ipynb`` is not what nbgrader makes of the source, if it is not."""
     from .setup import init_course, release_notebook

@@ -137,6 +137,7 @@ def grade_course(submissions: Sequence[Path | str], graders: Path | str | dict[s
     # before grading: without its release an exercise's totals would be silently wrong
     references = {name: require_reference(path, course) for name, path in exercises.items()
                   if name in {j.exercise for j in jobs}}
+    _refuse_wrong_markers(references, exercises)
     digests = {name: graders_digest(path, references.get(name)) for name, path in
                exercises.items()}
     loaded = [load(job) for job in jobs]
@@ -186,6 +187,24 @@ def grade_course(submissions: Sequence[Path | str], graders: Path | str | dict[s
     if write_tables and out is not None:
         _views(run, exercises, course)
     return run
+
+
+def _refuse_wrong_markers(references: dict[str, Path], exercises: dict[str, Path]) -> None:
+    """Stop before grading when a grader's markers do not fit the release's cells (a
+    misspelled ``grade_id``, points that do not add up): every total would be wrong.
+
+    Raises:
+        GraderError: one line per problem, and the command that checks the rest.
+    """
+    from ..course.validate import grading_problems
+    from ..errors import GraderError
+
+    problems = [f"{name}: {problem}" for name, release in references.items()
+                for problem in grading_problems(name, release, exercises[name])]
+    if problems:
+        raise GraderError("the graders do not fit the released notebooks, so no total would "
+                          "be right: " + "; ".join(problems) + " (initkit course validate "
+                          "checks the rest)")
 
 
 def _views(run: GradingRun, exercises: dict[str, Path], course: Path | None) -> None:

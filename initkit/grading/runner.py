@@ -96,9 +96,11 @@ class _Collector:
         if call.excinfo is not None and report.failed:
             report.initkit_message = _message(call.excinfo)
             report.initkit_mistake = _mistake(call.excinfo.value)
-            from ..errors import SandboxError
+            from ..errors import GraderError, SandboxError
 
-            if call.excinfo.errisinstance(SandboxError) and self.sandbox_error is None:
+            # the kit's failure or a wrong grader: the submission is an error, not a zero
+            if call.excinfo.errisinstance((SandboxError, GraderError)) \
+                    and self.sandbox_error is None:
                 self.sandbox_error = str(call.excinfo.value)
         return report
 

@@ -15,6 +15,7 @@ the grader carries on.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -179,7 +180,11 @@ class Submission:
 
         Raises:
             StudentError: the name is missing, or the value is not (finite) data.
+            GraderError: a ``forbid``/``watch`` name names no importable object (a misspelled
+                name would never match): the grader's mistake, never the student's.
         """
+        for dotted in (*forbid, *watch):
+            _require_object(str(dotted), name)
         tree_args, blobs = protocol.encode(list(args))
         tree_kwargs, blobs2 = protocol.encode(dict(kwargs))
         _refuse_opaque(tree_args)
@@ -425,3 +430,31 @@ def _describe(value: Any) -> str:
     if isinstance(value, protocol.Opaque):
         return f"an object of type {value.type_name}"
     return f"a {type(value).__name__}"
+
+
+@functools.cache
+def _require_object(dotted: str, probed: str) -> None:
+    """Import ``dotted`` (``package.module.attr``) here, in the trusted process.
+
+    Raises:
+        GraderError: it names nothing importable.
+    """
+    import importlib
+
+    from ..errors import GraderError
+
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        try:
+            for attr in parts[cut:]:
+                obj = getattr(obj, attr)
+        except AttributeError:
+            break
+        return
+    raise GraderError(f"probe({probed!r}, forbid/watch=...) names {dotted!r}, which is not an "
+                      "importable object: fix the grader (a misspelled name never matches, so "
+                      "a student who delegates would pass)")
