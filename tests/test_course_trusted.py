@@ -115,3 +115,17 @@ def test_the_course_config_loads_and_puts_the_sandbox_before_saving_grades(tmp_p
 
     steps = list(config.GenerateAssignment.preprocessors)
     assert steps[steps.index(ClearSolutions) + 1] is NamedStubs
+
+
+def test_the_class_report_reads_an_nbgrader_gradebook(course, tmp_path):
+    """`initkit report OUT --gradebook gradebook.db`: per autograded cell the share of the
+    class that got all its points (the cheat loses xavier), manual points pending."""
+    proc = subprocess.run([str(Path(sys.executable).with_name("initkit")), "report",
+                           str(tmp_path), "--gradebook", str(course / "gradebook.db")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    (ex,) = json.loads((tmp_path / "report" / "report.json").read_text())["exercises"]
+    assert (ex["exercise"], ex["graded"], ex["missing"]) == (SLUG, 2, [])
+    shares = {c["name"]: c["pass_share"] for c in ex["checks"]}
+    assert shares["test_xavier_normal"] == 0.5 and shares["test_constant_init"] == 1.0
+    assert ex["pending_points"] == 4.0

@@ -37,20 +37,33 @@ def _load(out: Path):
               "similarity screen of the answers.")
 @click.option("--pass-mark", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="Share of an exercise's points that passes.")
-def report(out: Path, old: Path | None, releases: Path | None, pass_mark: float) -> None:
-    """Write OUT/report/index.html and report.json: what a class got wrong, per check."""
+@click.option("--gradebook", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              default=None, help="Report on a course graded with nbgrader: its gradebook.db "
+              "(the report goes to OUT/report/).")
+def report(out: Path, old: Path | None, releases: Path | None, pass_mark: float,
+           gradebook: Path | None) -> None:
+    """Write OUT/report/index.html and report.json: what a class got wrong, per check.
+
+    OUT is an initkit grade output folder, or with --gradebook any folder for the report.
+    """
     import os
 
     from ..grading import classreport
     from ..grading.report import submission_dir
     from ..grading.store import why_changed
 
-    keyed = _load(out)
-    results = [result for _, result in keyed]
-    page_dir = out / "report"
-    links = {(r.student, r.exercise or "unknown"): os.path.relpath(
-        submission_dir(out, r) / "feedback.html", page_dir) for r in results}
-    data = classreport.build(results, pass_mark=pass_mark, feedback=links)
+    if gradebook is not None:
+        results, roster = classreport.from_gradebook(gradebook)
+        keyed, links = [], {}
+        if not results:
+            raise InitkitError(f"{gradebook} holds no submissions: run nbgrader autograde "
+                               "first")
+    else:
+        keyed, roster = _load(out), None
+        results = [result for _, result in keyed]
+        links = {(r.student, r.exercise or "unknown"): os.path.relpath(
+            submission_dir(out, r) / "feedback.html", out / "report") for r in results}
+    data = classreport.build(results, pass_mark=pass_mark, feedback=links, roster=roster)
     if releases is not None:
         from ..grading.similarity import screen
 
@@ -60,7 +73,7 @@ def report(out: Path, old: Path | None, releases: Path | None, pass_mark: float)
                 ex["similar"] = screen({r.student: Path(r.path) for r in results
                                         if r.exercise == ex["exercise"]
                                         and Path(r.path).exists()}, release)
-    if old is not None:
+    if old is not None and gradebook is None:
         before = _load(old)
         was = {(r.student, r.exercise or ""): key for key, r in before}
         reasons = {(r.student, r.exercise or ""): why_changed(key, was[(r.student,

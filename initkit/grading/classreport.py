@@ -24,7 +24,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from .results import SubmissionResult
+from .results import ManualItem, SubmissionResult, TestResult
 
 #: share of a check's graded students below which / above which it is flagged to look at
 NOBODY, EVERYBODY = 0.0, 1.0
@@ -74,15 +74,18 @@ def _check_stats(results: list[SubmissionResult]) -> list[dict[str, Any]]:
 
 
 def build(results: list[SubmissionResult], pass_mark: float = 0.5,
-          feedback: dict[tuple[str, str], str] | None = None) -> dict[str, Any]:
+          feedback: dict[tuple[str, str], str] | None = None,
+          roster: list[str] | None = None) -> dict[str, Any]:
     """The report's numbers (what ``report.json`` holds).
 
     Args:
         results: every submission of the run (any status, any exercise).
         pass_mark: the share of an exercise's points that passes.
         feedback: (student, exercise) -> link to that submission's feedback page.
+        roster: the class [default: every student with a submission]; a student of it
+            without a submission of an exercise is missing there.
     """
-    students = sorted({r.student for r in results})
+    students = sorted({r.student for r in results} | set(roster or ()))
     exercises: dict[str, list[SubmissionResult]] = defaultdict(list)
     for r in results:
         exercises[r.exercise or "unknown"].append(r)
@@ -118,6 +121,38 @@ def build(results: list[SubmissionResult], pass_mark: float = 0.5,
                          for r in sorted(subs, key=lambda r: r.student)],
         })
     return report
+
+
+def from_gradebook(db: Path) -> tuple[list[SubmissionResult], list[str]]:
+    """The submissions of an nbgrader gradebook as results, and its roster: one result per
+    student and assignment, each autograded cell a check (its grade_id its name; nbgrader
+    records no mistakes, so its failures count as unexplained), each manually graded cell
+    pending until graded."""
+    from nbgrader.api import Gradebook
+
+    results = []
+    with Gradebook(f"sqlite:///{Path(db).resolve()}") as gb:
+        for assignment in gb.assignments:
+            for sub in gb.assignment_submissions(assignment.name):
+                tests, manual = [], []
+                for nb in sub.notebooks:
+                    for grade in nb.grades:
+                        if grade.cell.cell_type == "code" and not grade.needs_manual_grade \
+                                and grade.auto_score is not None:
+                            tests.append(TestResult(
+                                name=grade.name, title=grade.name, grade_id=grade.name,
+                                score=float(grade.score), max_score=float(grade.max_score),
+                                output="" if grade.score >= grade.max_score else
+                                "the cell's checks did not all pass"))
+                        else:
+                            manual.append(ManualItem(grade.name, float(grade.max_score),
+                                                     None if grade.needs_manual_grade
+                                                     else grade.score))
+                results.append(SubmissionResult(student=sub.student.id, exercise=assignment.name,
+                                                path="", status="graded", tests=tests,
+                                                manual=manual))
+        roster = sorted(s.id for s in gb.students)
+    return results, roster
 
 
 def summary(report: dict[str, Any]) -> list[str]:
