@@ -368,7 +368,9 @@ def build_model(data: Dataset, init: str = "he", activation: str | None = None,
     An MLP with ``depth`` hidden layers of ``width`` units for flat inputs; for sequences
     (adding, copy) an RNN with ``width`` hidden units whose recurrent weight W_hh comes from
     ``init`` (W_xh and the read-out from xavier), reading out every step for ``copy``.
-    ``activation`` defaults to relu for an MLP and tanh for an RNN.
+    ``activation`` defaults, for an MLP, to the one ``init`` is registered as meant for
+    (:func:`initkit.registry.default_activation`, the rule of every command) and to tanh for
+    an RNN (its recurrence is what the exercises study).
     """
     if depth < 1 or width < 1:
         raise EngineError(f"depth and width must be >= 1, got depth={depth}, width={width}")
@@ -377,5 +379,8 @@ def build_model(data: Dataset, init: str = "he", activation: str | None = None,
                    init_hh=init, hh_params=init_params, many_to_many=data.y_train.ndim == 2
                    and data.task == "classification", dtype=dtype, seed=seed)
     widths = [data.n_features, *([width] * depth), data.n_outputs]
-    return MLP(widths, activation=activation or "relu", init=init, init_params=init_params,
+    from .registry import default_activation
+
+    return MLP(widths, activation=activation or default_activation(init), init=init,
+               init_params=init_params,
                residual=residual, norm=norm, zero_gamma=zero_gamma, dtype=dtype, seed=seed)

@@ -49,3 +49,23 @@ def test_the_sweep_command_defaults_to_the_initializers_activation(tmp_path):
     assert read_table(out)[0]["activation"] == "linear"
     assert ("note: the Gaussian mean-field theory does not apply to orthogonal's orthogonal "
             "weights: its columns are left empty") in run.stdout
+
+
+def test_train_takes_the_same_default_activation():
+    """An MLP built for xavier gets tanh and for he relu (the registry's rule); `train
+    --compare` uses the first initializer's for every run, so runs differ only in init."""
+    from click.testing import CliRunner
+
+    from initkit.cli.main import cli
+    from initkit.data import load_digits
+    from initkit.train import build_model
+
+    data = load_digits(seed=0)
+    for init, activation in (("xavier", "tanh"), ("he", "relu")):
+        model = build_model(data, init=init, depth=1, width=8)
+        assert f"Activation('{activation}')" in repr(model), (init, repr(model))
+    result = CliRunner().invoke(cli, ["train", "--dataset", "digits", "--compare",
+                                      "xavier,he", "--depth", "1", "--width", "8",
+                                      "--epochs", "1", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert " tanh" in result.output and " relu" not in result.output

@@ -56,7 +56,8 @@ def _load(dataset: str, data_dir: str | None, seed: int):
               help="Keyword parameter of every initializer, e.g. value=0.5 (repeatable; "
                    "a NAME:KEY=VALUE of --init/--compare overrides it).")
 @click.option("--activation", default=None,
-              help="Registered activation [default: relu; tanh for adding/copy].")
+              help="Registered activation [default: the one the initializer is meant for "
+                   "(with --compare, the first one's, for every run); tanh for adding/copy].")
 @click.option("--depth", default=2, show_default=True, type=click.IntRange(min=1),
               help="Hidden layers of the MLP (ignored by the RNN).")
 @click.option("--width", default=64, show_default=True, type=click.IntRange(min=1),
@@ -91,7 +92,7 @@ def train_command(dataset: str, init: str, compare: str | None, init_param: tupl
     data, batches and seed, and prints one row each.
     """
     from ..nn import symmetry
-    from ..registry import get_activation
+    from ..registry import default_activation, get_activation
     from ..train import build_model, fit
 
     shared = parse_params(init_param, "--init-param")
@@ -104,6 +105,8 @@ def train_command(dataset: str, init: str, compare: str | None, init_param: tupl
         runs_of.append((label, initializer, params))
     if activation:
         get_activation(activation)
+    elif compare:  # the runs differ only in their initialization
+        activation = default_activation(runs_of[0][1])
     data = _load(dataset, data_dir, seed)
     runs = []
     for label, initializer, params in runs_of:
