@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "installing initkit into $(VENV) (log: $(VENV)/install.log)"
 	@{ $(BIN)/python -m pip install --upgrade pip && \
-	   $(BIN)/python -m pip install -e ".[test]"; } > $(VENV)/install.log 2>&1 \
+	   $(BIN)/python -m pip install -e ".[all,test]"; } > $(VENV)/install.log 2>&1 \
 	   || { tail -n 40 $(VENV)/install.log; exit 1; }
 	@touch $(STAMP)
 
@@ -29,12 +29,15 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=exercises $(ROOT_FLAG) $(LAB_ARGS)
 
-# Mutation testing of the numeric core with mutmut ([tool.mutmut] in pyproject.toml), e.g.
-# `make mutation MODULES="fans gain"`. Each module brings its own tests (MUTATION_TESTS_<module>;
-# the rest of the selection is deselected), and mutmut runs every mutant against only those of
-# them that call the mutated function: MUTATION_JOBS workers, one BLAS thread each. The
-# survivors are listed at the end (`mutmut show NAME` prints one's diff).
-MODULES ?= fans gain builtin_initializers nn theory simulation
+# Mutation testing with mutmut ([tool.mutmut] in pyproject.toml), e.g.
+# `make mutation MODULES="fans gain"` or `make mutation MODULES=grading.gradebook`. Each module
+# brings its own fast in-process tests (MUTATION_TESTS_<module>; the rest of the selection is
+# deselected), and mutmut runs every mutant against only those of them that call the mutated
+# function: MUTATION_JOBS workers, one BLAS thread each. The survivors are listed at the end
+# (`mutmut show NAME` prints one's diff).
+MUTATION_MODULES := fans gain builtin_initializers nn theory simulation sweep grading.report \
+	grading.gradebook grading.protocol course.checks
+MODULES ?= $(MUTATION_MODULES)
 MUTATION_JOBS ?= 2
 MUTATION_CORE_TESTS := tests/test_initializers.py tests/test_activations_gain.py \
 	tests/test_registry.py tests/test_mutation_core.py
@@ -45,8 +48,12 @@ MUTATION_TESTS_nn := tests/test_nn.py
 MUTATION_TESTS_theory := tests/test_theory.py tests/test_theory_accuracy.py \
 	tests/test_theory_degenerate.py
 MUTATION_TESTS_simulation := tests/test_simulate.py
-MUTATION_ALL_TESTS := $(MUTATION_CORE_TESTS) tests/test_nn.py $(MUTATION_TESTS_theory) \
-	tests/test_simulate.py
+MUTATION_TESTS_sweep := tests/test_sweep.py
+MUTATION_TESTS_grading.report := tests/test_grading_report.py
+MUTATION_TESTS_grading.gradebook := tests/test_grading_gradebook.py
+MUTATION_TESTS_grading.protocol := tests/test_grading_protocol.py
+MUTATION_TESTS_course.checks := tests/test_course_checks.py
+MUTATION_ALL_TESTS := $(sort $(foreach m,$(MUTATION_MODULES),$(MUTATION_TESTS_$(m))))
 MUTATION_SELECTED := $(sort $(foreach m,$(MODULES),$(MUTATION_TESTS_$(m))))
 
 mutation: $(STAMP)

@@ -54,6 +54,50 @@ def test_measured_q_chi_and_xi_agree_with_mean_field_theory(sigma_w2):
         assert abs(row[name] - value) < 4 * row[f"{name}_se"], (name, row[name], value)
 
 
+#: near the edge of chaos (tanh, sigma_w^2 = 1.2, sigma_b^2 = 0: chi_1 = 1.009, xi_q = 5.8
+#: layers): the sd of one seed's q* and chi_1 at depth 32, width 256, batch 64, measured
+#: over 240 seeds (seeds 5000-5239); a 12-seed mean's target standard error is sd / sqrt(12)
+EDGE_SD_Q, EDGE_SD_CHI = 0.00337, 0.00550
+
+
+def test_q_star_and_chi_1_near_the_edge_of_chaos_are_measured_past_the_transient():
+    """Near the edge of chaos q* converges slowly from q_1 = 1.2, so only the second half of
+    the layers measures it: 12 seeds' q* and chi_1 are within 4.5 target standard errors of
+    theory (measured over 20 groups of 12 seeds: |z| <= 2.7, a false-failure rate below 0.3%
+    by the groups' spread; measuring from depth // 4 puts q* 5.4 to 8.4 and chi_1 3.9 to 6.6
+    standard errors off), and the row's own standard errors have the target's size."""
+    seeds = 12
+    (row,) = run_sweep(make_grid("tanh", [1.2], [0.0], [32], [256], seeds=seeds)).table
+    se_q, se_chi = EDGE_SD_Q / math.sqrt(seeds), EDGE_SD_CHI / math.sqrt(seeds)
+    q_star, chi_1 = theory.fixed_point("tanh", 1.2, 0.0), theory.chi1("tanh", 1.2, 0.0)
+    assert abs(row["q_star"] - q_star) < 4.5 * se_q, (row["q_star"], q_star, se_q)
+    assert abs(row["chi_1"] - chi_1) < 4.5 * se_chi, (row["chi_1"], chi_1, se_chi)
+    assert 0.4 * se_q < row["q_star_se"] < 1.8 * se_q
+    assert 0.4 * se_chi < row["chi_1_se"] < 1.8 * se_chi
+
+
+@pytest.mark.parametrize("seeds", [2, 3, 4])
+def test_standard_errors_are_the_seeds_sample_sd_over_sqrt_n(seeds):
+    """Each row's standard errors equal statistics.stdev (n - 1 in the denominator) of the
+    seeds' measurements over sqrt(n), and xi_c's the delta method's
+    se(chi_c) / (chi_c log(chi_c)^2), computed here from the per-point measurements."""
+    import statistics
+
+    result = run_sweep(make_grid("tanh", [1.5], [0.05], [8], [32], seeds=seeds, batch=8))
+    (row,) = result.table
+    for name in ("q_star", "chi_1", "chi_c"):
+        values = [getattr(m, name) for m in result.measurements]
+        se = statistics.stdev(values) / math.sqrt(seeds)
+        if name == "chi_c":
+            chi_c = statistics.fmean(values)
+            assert 0 < chi_c < 1
+            assert row["xi_c_se"] == pytest.approx(se / (chi_c * math.log(chi_c) ** 2),
+                                                   rel=1e-9)
+        else:
+            assert row[f"{name}_se"] == pytest.approx(se, rel=1e-9), name
+            assert row[name] == pytest.approx(statistics.fmean(values), rel=1e-12)
+
+
 @pytest.mark.parametrize("activation,sigma_w2,sigma_b2,per_layer", [
     ("relu", 2.5, 0.1, 1.25),  # q grows without bound; the gradient by sigma_w^2 / 2 a layer
     ("leaky_relu", 3.0, 0.0, 3.0 * (1 + 0.01**2) / 2)])  # slope 0.01

@@ -25,6 +25,19 @@ PLANTED = {
 def count_distinct_units(W, atol):
     return len(np.unique(W, axis=0))
 '''},
+    # rows sorted before comparing: rows holding the same numbers in another order merge
+    "sorted_rows": {"count_distinct_units": '''
+def count_distinct_units(W, atol):
+    W = np.sort(np.asarray(W, dtype=float), axis=1)
+    remaining = np.arange(len(W))
+    count = 0
+    while remaining.size:
+        same = np.isclose(W[remaining], W[remaining[0]], rtol=0, atol=atol,
+                          equal_nan=True).all(axis=1)
+        remaining = remaining[~same]
+        count += 1
+    return count
+'''},
     # np.allclose keeps its relative tolerance: rows of large weights look equal
     "default_rtol": {"count_distinct_units": '''
 def count_distinct_units(W, atol):
@@ -38,7 +51,8 @@ def count_distinct_units(W, atol):
         count += 1
     return count
 '''},
-    # the initializer ignores its value argument (always VALUE): the visible draw passes
+    # the initializer ignores its value argument (always VALUE): the visible draw with
+    # value=0.5 names it
     "plugin_ignores_value": {"plugin": '''
 def constant_init(shape, rng, value=VALUE, dtype=np.float64):
     return np.full(shape, VALUE, dtype=dtype)
@@ -85,16 +99,38 @@ MY_HACK = "large_lr"
 rescue = train(CONSTANT, SEED, hack=MY_HACK)
 print(rescue["test_accuracy"][-1], rescue["n_distinct"])
 '''},
+    # the plugin registered without its name: the kit names it, and not PLUGIN
+    "plugin_unnamed": {"plugin": '''
+def constant_init(shape, rng, value=VALUE, dtype=np.float64):
+    return np.full(shape, value, dtype=dtype)
+
+
+class ConstantPlugin:
+    @initkit.hookimpl
+    def initkit_register_initializers(self, register):
+        register(CONSTANT, constant_init, family="constant", activation="relu",
+                 variance=lambda fan_in, fan_out, value=VALUE: 0.0,
+                 mean=lambda fan_in, fan_out, value=VALUE: value)
+
+
+initkit.unregister_plugin(PLUGIN)
+_ = initkit.register_plugin(ConstantPlugin())
+'''},
 }
 
 EXPECTED = {
     "unique_exact": {"test_count_distinct_units": 1.0},
     "default_rtol": {"test_count_distinct_units": 2.0},
-    "plugin_ignores_value": {"test_plugin": 1.0},
+    "plugin_ignores_value": {"test_plugin": 0.0},
     "seed_ignored": {"test_train": 4.0},
     "fake_curves": {"test_train": 0.0, "test_figure": 0.0, "test_hack": 0.0},
     "hack_ignored": {"test_hack": 0.0},
+    "sorted_rows": {"test_count_distinct_units": 0.0},
+    "plugin_unnamed": {"test_plugin": 0.0},
 }
+
+#: the planted mistake `nbgrader autograde` grades too (beside the reference and the release)
+NBGRADER_PLANT = "default_rtol"
 
 #: sentences the feedback must show for a planted mistake (what a teaching assistant says)
 SENTENCES = {

@@ -98,6 +98,29 @@ for init, curve in losses.items():
 ax.axhline(BASELINE, label="baseline")
 ax.legend()
 '''},
+    # the curves plotted against 0, 1, ... (the array's index) instead of the epochs 1, 2, ...
+    "epochs_from_zero": {"adding": '''
+def train_adding(init, seed):
+    rng = np.random.default_rng(seed)
+    data = adding_problem(n_train=N_TRAIN, n_test=N_TEST, steps=SEQ_LEN, seed=seed)
+    if init == "orthogonal":
+        W = orthogonal((HIDDEN, HIDDEN), rng)
+    else:
+        W = rng.normal(0.0, G_TRAIN / np.sqrt(HIDDEN), size=(HIDDEN, HIDDEN))
+    model = RNN(2, HIDDEN, 1, init_hh="zeros", seed=seed)
+    model.W_hh.data[...] = W
+    history = fit(model, data, epochs=EPOCHS, batch_size=BATCH, lr=LR, optimizer="adam",
+                  seed=seed, progress=False)
+    return history.test_loss
+
+
+losses = {init: train_adding(init, 0) for init in ("orthogonal", "gaussian")}
+fig_adding, ax = plt.subplots()
+for init, curve in losses.items():
+    ax.plot(curve, label=init)
+ax.axhline(BASELINE, label="baseline")
+ax.legend()
+'''},
 }
 
 EXPECTED = {
@@ -108,7 +131,11 @@ EXPECTED = {
     "no_tanh_prime": {"test_bptt": 0.0},
     "reversed_order": {"test_bptt": 0.0, "test_compare": 0.0},
     "kit_orthogonal_in_training": {"test_adding": 1.0},
+    "epochs_from_zero": {"test_adding": 2.0},
 }
+
+#: the planted mistake `nbgrader autograde` grades too (beside the reference and the release)
+NBGRADER_PLANT = "gain_squared"
 
 #: sentences the feedback must show for a planted mistake (what a teaching assistant says)
 SENTENCES = {

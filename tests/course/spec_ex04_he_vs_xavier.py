@@ -11,8 +11,8 @@ without the factor 2 stalls like Xavier, within 0.002 of it.
 """
 
 PLANTED = {
-    # uniform with He's variance: the visible variance test passes, the kurtosis check fails;
-    # it trains as well as the normal draw
+    # uniform with He's variance: the visible variance test's kurtosis check names it (and so
+    # do the hidden variance checks); it trains as well as the normal draw
     "uniform_for_normal": {"he_normal": '''
 def he_normal(shape, rng, mode="fan_in"):
     fan_in, fan_out = compute_fans(shape)
@@ -55,17 +55,45 @@ def he_normal(shape, rng, mode="fan_in"):
 def compute_fans(shape):
     return int(shape[1]), int(shape[0])
 '''},
+    # fan_in and fan_out swapped: PyTorch's (out, in) layout read as (in, out)
+    "fans_swapped": {"compute_fans": '''
+def compute_fans(shape):
+    receptive = math.prod(shape[2:])
+    return int(shape[0] * receptive), int(shape[1] * receptive)
+'''},
+    # the (in, out) layout: the draw has the transposed shape
+    "xavier_transposed": {"xavier_normal": '''
+def xavier_normal(shape, rng):
+    fan_in, fan_out = compute_fans(shape)
+    return rng.normal(0.0, math.sqrt(2.0 / (fan_in + fan_out)),
+                      size=(shape[1], shape[0], *shape[2:]))
+'''},
+    # the curves plotted against the array index 0, 1, ... instead of the steps 1, 2, ...
+    "figure_steps_from_zero": {"experiment": '''
+he_losses = train_curve("he", 0)
+xavier_losses = train_curve("xavier", 0)
+fig, ax = plt.subplots(figsize=(7, 4))
+ax.plot(he_losses, label="he")
+ax.plot(xavier_losses, label="xavier")
+ax.legend(loc="best")
+'''},
 }
 
 EXPECTED = {
-    "uniform_for_normal": {"test_he_normal": 3.0},
+    "uniform_for_normal": {"test_he_normal": 0.0},
     "global_np_random": {"test_xavier_normal": 2.0, "test_training": 0.0, "test_figure": 1.0},
     "missing_sqrt2": {"test_he_normal": 0.0, "test_training": 2.0, "test_figure": 0.0},
     "variance_for_std": {"test_xavier_normal": 0.0},
     "delegates_to_kit": {"test_he_normal": 0.0, "test_training": 0.0},
     "no_receptive_field": {"test_compute_fans": 0.0, "test_he_normal": 2.0,
                            "test_xavier_normal": 2.0},
+    "fans_swapped": {"test_compute_fans": 0.0, "test_he_normal": 0.0},
+    "xavier_transposed": {"test_xavier_normal": 0.0, "test_training": 0.0, "test_figure": 0.0},
+    "figure_steps_from_zero": {"test_figure": 1.0},
 }
+
+#: the planted mistake `nbgrader autograde` grades too (beside the reference and the release)
+NBGRADER_PLANT = "global_np_random"
 
 #: sentences the feedback must show for a planted mistake (what a teaching assistant says)
 SENTENCES = {
@@ -73,7 +101,7 @@ SENTENCES = {
     "global_np_random": "did you use the global np.random instead of the given rng?",
     "missing_sqrt2": "did you leave out the factor 2 (1/fan_in is LeCun's rule)?",
     "variance_for_std": "did you pass the variance where the std is meant?",
-    "delegates_to_kit": "calls the kit's own he_normal",
+    "delegates_to_kit": "he_normal calls initkit.get_initializer('he_normal')",
     "no_receptive_field": "compute_fans((16, 8, 3, 3)) is (8, 16)",
 }
 

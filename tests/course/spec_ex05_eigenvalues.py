@@ -76,6 +76,49 @@ def weight_matrix(init, n, rng):
         return q * np.sign(np.diag(r))
     return rng.normal(0.0, init_std(init, n), size=(n, n))
 '''},
+    # the variance passed where numpy wants the std (init_std itself is right): the visible
+    # variance test names it; the spectra and the panels drawn from it shrink
+    "variance_for_std": {"matrices": '''
+def init_std(init, n):
+    stds = {"xavier": np.sqrt(2.0 / (n + n)), "he": np.sqrt(2.0 / n), "bad": 0.6,
+            "orthogonal": 1.0 / np.sqrt(n)}
+    return float(stds[init])
+
+
+def weight_matrix(init, n, rng):
+    if init == "orthogonal":
+        q, r = np.linalg.qr(rng.normal(0.0, 1.0, size=(n, n)))
+        return q * np.sign(np.diag(r))
+    return rng.normal(0.0, init_std(init, n) ** 2, size=(n, n))
+'''},
+    # the singular values scattered in the panels instead of the eigenvalues
+    "panels_show_singular_values": {"experiment": '''
+rng = np.random.default_rng(0)
+spectra = {init: spectrum(init, N, rng) for init in INITS}
+
+fig, axes = plt.subplots(2, 2, figsize=(8, 8))
+t = np.linspace(0.0, 2.0 * np.pi, 200)
+for ax, init in zip(axes.ravel(), INITS, strict=True):
+    _, sv = spectra[init]
+    r = circular_law_radius(init_std(init, N), N)
+    ax.scatter(sv, np.zeros_like(sv), s=4)
+    ax.plot(r * np.cos(t), r * np.sin(t), linestyle="--")
+    ax.set_title(f"{init}: R = {r:.3g}")
+'''},
+    # the sign fix written as q * diag(R) instead of q * sign(diag(R)): no longer orthogonal
+    "sign_fix_without_sign": {"matrices": '''
+def init_std(init, n):
+    stds = {"xavier": np.sqrt(2.0 / (n + n)), "he": np.sqrt(2.0 / n), "bad": 0.6,
+            "orthogonal": 1.0 / np.sqrt(n)}
+    return float(stds[init])
+
+
+def weight_matrix(init, n, rng):
+    if init == "orthogonal":
+        q, r = np.linalg.qr(rng.normal(0.0, 1.0, size=(n, n)))
+        return q * np.diag(r)
+    return rng.normal(0.0, init_std(init, n), size=(n, n))
+'''},
 }
 
 EXPECTED = {
@@ -85,7 +128,13 @@ EXPECTED = {
     "gram_singular_values": {"test_spectra": 0.0, "test_edges": 0.0},
     "global_np_random": {"test_matrices": 2.0, "test_spectra": 0.0},
     "orthogonal_std_one": {"test_matrices": 2.0, "test_figure": 1.0},
+    "variance_for_std": {"test_matrices": 0.0, "test_edges": 0.0, "test_figure": 1.0},
+    "panels_show_singular_values": {"test_figure": 1.0},
+    "sign_fix_without_sign": {"test_matrices": 0.0, "test_edges": 0.0, "test_figure": 1.0},
 }
+
+#: the planted mistake `nbgrader autograde` grades too (beside the reference and the release)
+NBGRADER_PLANT = "global_np_random"
 
 #: sentences the feedback must show for a planted mistake (what a teaching assistant says)
 SENTENCES = {
