@@ -159,7 +159,9 @@ def test_each_mistakes_share_is_exact_and_only_the_copy_is_flagged(graded):
     assert [pair["students"] for pair in draws["similar"]] == [["alice", "bob"]]
     assert stds["similar"] == []
     assert "draws: alice and bob answered alike" in proc.stdout
-    assert (graded / "out1" / "report" / "index.html").read_text().count("data:image/png") == 2
+    page = (graded / "out1" / "report" / "index.html").read_text()
+    assert page.count("data:image/png") == 2
+    assert "<p>alice and bob: 100% alike</p>" in page and "# written on my own" in page
 
 
 def test_compare_after_a_grader_change_lists_exactly_the_affected_students(graded):

@@ -3,9 +3,11 @@ cell's points from initkit's sandbox, so a notebook that disables the in-kernel 
 nothing by it, and the two tools agree cell by cell."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+from unittest import mock
 
 import nbformat
 import pytest
@@ -104,8 +106,9 @@ def test_the_course_config_loads_and_puts_the_sandbox_before_saving_grades(tmp_p
     init_course(tmp_path, slugs=[SLUG])
     config = Config()
     path = tmp_path / "nbgrader_config.py"
-    exec(compile(path.read_text(), str(path), "exec"),
-         {"get_config": lambda: config, "__file__": str(path)})
+    with mock.patch.dict(os.environ):  # the config sets nbgrader's environment: not ours
+        exec(compile(path.read_text(), str(path), "exec"),
+             {"get_config": lambda: config, "__file__": str(path)})
     steps = list(config.Autograde.autograde_preprocessors)
     assert steps[steps.index(SaveAutoGrades) - 1] is SandboxGrades
     assert config.SandboxGrades.graders == str(tmp_path.resolve() / "graders")

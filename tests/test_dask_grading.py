@@ -50,6 +50,8 @@ def course(tmp_path_factory):
         "import os, signal\n\n\n"
         "def test_crash(submission):\n"
         "    os.kill(os.getpid(), signal.SIGKILL)  # the worker's own process\n")
+    # its release (the variance notebook's): grading checks submissions against it
+    shutil.copy(graders / "variance" / "variance.ipynb", graders / "crashy" / "crashy.ipynb")
     subs = root / "variance"
     subs.mkdir()
     for name in EXAMPLES:

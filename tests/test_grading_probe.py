@@ -64,9 +64,11 @@ def test_forbid_sees_delegation_to_the_kits_implementation(submission):
     assert submission.probe("kit_xavier", (4, 3), Rng(0), forbid=KIT_XAVIER).forbidden \
         == KIT_XAVIER
     assert submission.probe("own_xavier", (4, 3), Rng(0), forbid=KIT_XAVIER).forbidden == []
-    # a name the kit no longer has cannot be delegated to: nothing is reported, nothing fails
-    gone = submission.probe("own_xavier", (4, 3), Rng(0), forbid=["initkit.no_such_thing"])
-    assert gone.error is None and gone.forbidden == []
+    # a name that names nothing would never match: the grader's error, not a silent pass
+    from initkit.errors import GraderError
+
+    with pytest.raises(GraderError, match="'initkit.no_such_thing', which is not an importable"):
+        submission.probe("own_xavier", (4, 3), Rng(0), forbid=["initkit.no_such_thing"])
 
 
 def test_a_seed_crosses_as_a_fresh_generator(submission):

@@ -159,10 +159,14 @@ def static_problems(slug: str, source: Path, grader_dir: Path) -> list[str]:
 def grading_problems(slug: str, release: Path, grader_dir: Path) -> list[str]:
     """The cheap checks ``initkit grade`` runs before grading, against the release: markers
     naming no autograded cell, points that do not add up. Graders that name no ``grade_id``
-    at all are plain pytest graders (no nbgrader cells behind them) and are left alone."""
-    if not any(c.grade_id for c in collect_checks(grader_dir)):
+    at all are plain pytest graders (no nbgrader cells behind them) and are left alone, and
+    graders that do not load are left to grading, which reports them per submission."""
+    try:
+        if not any(c.grade_id for c in collect_checks(grader_dir)):
+            return []
+        return static_problems(slug, release, grader_dir)
+    except CourseError:  # a grader file that does not import: grading's own error says so
         return []
-    return static_problems(slug, release, grader_dir)
 
 
 def _release_differs(root: Path, slug: str, source: Path) -> str | None:

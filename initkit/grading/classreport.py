@@ -231,7 +231,18 @@ def render_html(report: dict[str, Any]) -> str:
             parts.append(f"<tr><td>{e(c['title'])}</td><td><span class='bar' style='width:"
                          f"{4 * c['pass_share']:.2f}em'></span> {100 * c['pass_share']:.0f}%"
                          f"</td><td><ul>{why}</ul></td></tr>")
-        parts.append("</table><h3>Students</h3><table><tr><th>student</th><th>status</th>"
+        parts.append("</table>")
+        if ex.get("similar"):
+            parts.append("<h3>Answers alike (flagged for review, never a penalty)</h3>")
+            for pair in ex["similar"]:
+                a, b = (e(n) for n in pair["students"])
+                parts.append(f"<p>{a} and {b}: {100 * pair['similarity']:.0f}% alike</p>"
+                             f"<table><tr><th>cell</th><th>{a}</th><th>{b}</th></tr>")
+                for cell, (left, right) in pair["cells"].items():
+                    parts.append(f"<tr><td>{e(cell)}</td><td><pre>{e(left)}</pre></td>"
+                                 f"<td><pre>{e(right)}</pre></td></tr>")
+                parts.append("</table>")
+        parts.append("<h3>Students</h3><table><tr><th>student</th><th>status</th>"
                      "<th>points</th><th>pending</th></tr>")
         for s in ex["students"]:
             name = e(s["student"])
