@@ -2,6 +2,8 @@
 nbgrader settings `initkit course init` writes, and `initkit check`'s report."""
 
 import math
+import os
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -245,7 +247,8 @@ def test_course_init_writes_safe_nbgrader_settings(tmp_path):
     """A per-cell timeout that interrupts, stderr warnings ignored, hidden tests cleared from
     feedback, the graders' folder for the hidden blocks; sources and graders copied."""
     init_course(tmp_path, slugs=["ex01_gradient_norms"], cell_timeout=42)
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(tmp_path)).load_config()
+    with mock.patch.dict(os.environ):  # the config sets nbgrader's environment: not ours
+        config = PyFileConfigLoader("nbgrader_config.py", path=str(tmp_path)).load_config()
     assert config.Execute.timeout == 42 and config.Execute.interrupt_on_timeout is True
     assert config.IgnorePattern.enabled is True and config.IgnorePattern.pattern == "Warning"
     assert "ClearHiddenTests" in [p.__name__ for p in config.GenerateFeedback.preprocessors]

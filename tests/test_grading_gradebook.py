@@ -10,7 +10,7 @@ import nbformat
 import pytest
 from nbgrader.api import Gradebook
 
-from initkit.course.setup import NBGRADER_CONFIG, nbgrader
+from initkit.course.setup import course_config, nbgrader
 from initkit.grading.gradebook import read_manual_scores, write_gradebook
 from initkit.grading.runner import ManualItem, SubmissionResult, TestResult
 
@@ -58,7 +58,7 @@ def course(tmp_path_factory) -> tuple[Path, Path]:
     ]
     (root / "source" / "ps").mkdir(parents=True)
     nbformat.write(nb, str(root / "source" / "ps" / "ps.ipynb"))
-    (root / "nbgrader_config.py").write_text(NBGRADER_CONFIG.replace("{cell_timeout}", "30"))
+    (root / "nbgrader_config.py").write_text(course_config(root.name, 30))
     nbgrader(root, "generate_assignment", "ps", "--force")
     graders = root / "graders" / "ps"
     graders.mkdir(parents=True)

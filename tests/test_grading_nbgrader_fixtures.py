@@ -12,7 +12,7 @@ import nbgrader
 from nbgrader.api import Gradebook
 
 from initkit.cli.main import cli
-from initkit.course.setup import NBGRADER_CONFIG
+from initkit.course.setup import course_config
 from initkit.course.setup import nbgrader as run_nbgrader
 
 FILES = Path(nbgrader.__file__).parent / "tests" / "apps" / "files"
@@ -26,7 +26,7 @@ def _course(tmp_path: Path) -> Path:
     course = tmp_path / "course"
     (course / "source" / "ps1").mkdir(parents=True)
     shutil.copy(FILES / "submitted-unchanged.ipynb", course / "source" / "ps1" / "p1.ipynb")
-    (course / "nbgrader_config.py").write_text(NBGRADER_CONFIG.replace("{cell_timeout}", "60"))
+    (course / "nbgrader_config.py").write_text(course_config(course.name, 60))
     run_nbgrader(course, "generate_assignment", "ps1", "--force")
     for student, (fixture, _) in STUDENTS.items():
         dest = course / "submitted" / student / "ps1"

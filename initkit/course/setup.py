@@ -141,10 +141,14 @@ def init_course(dest: Path, kit: Path | None = None, slugs: list[str] | None = N
         shutil.copytree(kit / "graders" / slug, graders,
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     (dest / "exchange").mkdir(exist_ok=True)
-    config = (NBGRADER_CONFIG.replace("{cell_timeout}", str(cell_timeout))
-              .replace("{course_id}", repr(dest.resolve().name)))
-    (dest / "nbgrader_config.py").write_text(config)
+    (dest / "nbgrader_config.py").write_text(course_config(dest.resolve().name, cell_timeout))
     return slugs
+
+
+def course_config(course_id: str, cell_timeout: int = 60) -> str:
+    """The text of a course's ``nbgrader_config.py`` (:data:`NBGRADER_CONFIG` filled in)."""
+    return (NBGRADER_CONFIG.replace("{cell_timeout}", str(int(cell_timeout)))
+            .replace("{course_id}", repr(str(course_id))))
 
 
 def nbgrader_env() -> dict[str, str]:

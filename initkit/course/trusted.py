@@ -21,7 +21,9 @@ would be thrown away.
 
 A submission the sandbox cannot grade (the kit's or the machine's failure, status ``error``)
 raises :class:`~initkit.errors.CourseError`: nbgrader then records no score for that
-notebook and says so, rather than a zero the student did not earn.
+notebook and says so, rather than a zero the student did not earn. An assignment without
+initkit graders (one written for nbgrader alone, its tests in the cells) is left to
+nbgrader's own grading, with a warning in its log.
 """
 
 from __future__ import annotations
@@ -132,9 +134,11 @@ class SandboxGrades(NbGraderPreprocessor):
         info = resources.get("nbgrader", {})
         slug, student = info.get("assignment"), info.get("student")
         graders = Path(self.graders)
-        if not slug or not (graders / slug).is_dir():
-            raise CourseError(f"no graders for assignment {slug!r} in {graders}: set "
-                              "c.SandboxGrades.graders to the course's graders/ folder")
+        if not self.graders or not slug or not any((graders / slug).glob("test_*.py")):
+            # an assignment of nbgrader's own (its tests in the cells): nothing to sandbox
+            self.log.warning("assignment %r has no initkit graders in %s: nbgrader's own "
+                             "grading in the student's kernel applies to it", slug, graders)
+            return nb, resources
         results = grade_in_sandbox(nb, slug, student, graders, timeout=self.timeout,
                                    unconfined=self.unconfined)
         verdicts = cell_verdicts(results)

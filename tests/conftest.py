@@ -1,0 +1,18 @@
+"""Guards for the whole suite (each test module may share a process with any other)."""
+
+import os
+
+import pytest
+
+from initkit.course.bridge import SKIP_ENV
+
+
+@pytest.fixture(autouse=True)
+def _course_environment_does_not_leak():
+    """A course's nbgrader_config.py sets nbgrader's environment when loaded; a test that
+    loads one in process must restore it, or later kernels in this process skip their hidden
+    checks. Fails the test that leaks, not the one that would suffer."""
+    before = os.environ.get(SKIP_ENV)
+    yield
+    assert os.environ.get(SKIP_ENV) == before, \
+        f"this test left {SKIP_ENV}={os.environ.get(SKIP_ENV)!r} in the environment"
