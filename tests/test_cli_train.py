@@ -9,52 +9,29 @@ import gzip
 import hashlib
 import http.server
 import json
-import os
 import subprocess
 import sys
 import threading
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from initkit.cli.main import cli
 from initkit.data import write_idx
 from initkit.data.mnist import MNIST_FILES
-from initkit.plugins import reset_plugin_manager
 
-INITKIT = str(Path(sys.executable).with_name("initkit"))
+sys.path.insert(0, str(Path(__file__).parent))
+import cli_runner  # noqa: E402
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """`initkit ARGS` in this process (click's CliRunner), as a fresh process would run it.
-
-    The plugin manager is rebuilt before and after, so each call loads plugins as a new
-    process does and leaves none behind; an exception the CLI does not turn into an exit code
-    propagates (``catch_exceptions=False``), so "no traceback" stays a real check. Exit code,
-    stdout and stderr come back as a CompletedProcess. ``run_process`` starts the real
-    console script where the process itself is what a test pins.
-    """
-    environment = {"INITKIT_DISABLE_PLUGIN_AUTOLOAD": "1", **{"no_proxy": "127.0.0.1"}, **(env or {})}
-    reset_plugin_manager()
-    try:
-        with warnings.catch_warnings():
-            result = CliRunner().invoke(cli, list(args), env=environment, prog_name="initkit",
-                                        catch_exceptions=False)
-    finally:
-        reset_plugin_manager()
-    return subprocess.CompletedProcess(["initkit", *args], result.exit_code, result.stdout,
-                                       result.stderr)
+    """`initkit ARGS` in this process (tests/cli_runner.py), loopback never proxied."""
+    return cli_runner.run(*args, env={"no_proxy": "127.0.0.1", **(env or {})})
 
 
 def run_process(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """`initkit ARGS` as a real process of the installed console script."""
-    full_env = {**os.environ, "INITKIT_DISABLE_PLUGIN_AUTOLOAD": "1", "no_proxy": "127.0.0.1",
-                **(env or {})}
-    return subprocess.run([INITKIT, *args], capture_output=True, text=True, env=full_env,
-                          timeout=120)
+    """`initkit ARGS` as a real process (tests/cli_runner.py), loopback never proxied."""
+    return cli_runner.run_process(*args, env={"no_proxy": "127.0.0.1", **(env or {})})
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):

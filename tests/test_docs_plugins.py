@@ -1,130 +1,23 @@
-"""docs/plugins.md runs: its files are written, its commands and doctests run, in order.
-
-Rules (stated at the top of the tutorial): a fenced block whose info string has
-``title="PATH"`` is written to PATH in a fresh project folder; a ``console`` block's ``$``
-lines are run by bash in that folder (the venv's bin first on PATH, no INITKIT_* variables)
-and the lines under each are output that must appear in order (whitespace-normalised,
-``...`` matches anything, a line of only ``...`` skips lines); a command whose output shows
-an ``error:`` line must exit 1, every other one 0; a ``pycon`` block is a doctest run in a
-subprocess in that folder. ``pip install``/``pip uninstall`` run as ``python -m pip`` with
-``--no-build-isolation --no-deps --no-index`` (no downloads). ``console norun`` (publishing to
-PyPI) and ``text`` blocks are not run. The package the tutorial installs is uninstalled at
-the end whatever happens.
+"""docs/plugins.md runs: its files are written, its commands and doctests run, in order
+(tests/literate.py's rules, stated at the top of the tutorial). ``console norun``
+(publishing to PyPI) is not run; the package the tutorial installs is uninstalled at the end
+whatever happens.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
-import os
 import re
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).parent))
+from literate import assert_output_shows, blocks, env, run_document  # noqa: E402
+
 DOC = Path(__file__).resolve().parent.parent / "docs" / "plugins.md"
-BIN = Path(sys.executable).parent
-FENCE = re.compile(r"^```(?P<info>[^\n]*)\n(?P<body>.*?)^```[ \t]*$", re.M | re.S)
-DOCTEST_RUNNER = """
-import doctest, sys
-text = open(sys.argv[1]).read()
-parser = doctest.DocTestParser()
-test = parser.get_doctest(text, {}, sys.argv[2], sys.argv[1], 0)
-runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-runner.run(test)
-sys.exit(1 if runner.failures else 0)
-"""
-
-
-@dataclass
-class Block:
-    lang: str
-    options: str
-    body: str
-    line: int
-
-    @property
-    def title(self) -> str | None:
-        match = re.search(r'title="([^"]+)"', self.options)
-        return match.group(1) if match else None
-
-
-def blocks(text: str) -> list[Block]:
-    found = []
-    for match in FENCE.finditer(text):
-        info = match.group("info").strip()
-        lang, _, options = info.partition(" ")
-        found.append(Block(lang, options, match.group("body"), text.count("\n", 0, match.start())))
-    return found
-
-
-def env() -> dict[str, str]:
-    out = {k: v for k, v in os.environ.items() if not k.startswith("INITKIT_")}
-    out.update(PATH=f"{BIN}{os.pathsep}{out.get('PATH', '')}", PIP_DISABLE_PIP_VERSION_CHECK="1",
-               PIP_NO_INPUT="1", PYTHONDONTWRITEBYTECODE="1", OPENBLAS_NUM_THREADS="1")
-    return out
-
-
-def normalise(line: str) -> str:
-    return " ".join(line.split())
-
-
-def pattern(expected: str) -> re.Pattern:
-    return re.compile(".*".join(re.escape(part) for part in normalise(expected).split("...")))
-
-
-def assert_output_shows(expected: list[str], actual: str, where: str) -> None:
-    """Every expected line matches a later actual line, in order; `...` alone skips lines."""
-    lines = [normalise(line) for line in actual.splitlines()]
-    position = 0
-    for want in expected:
-        if normalise(want) in ("", "..."):
-            continue
-        regex = pattern(want)
-        while position < len(lines) and not regex.fullmatch(lines[position]):
-            position += 1
-        assert position < len(lines), f"{where}: expected a line {want!r} in:\n{actual}"
-        position += 1
-
-
-def commands(body: str) -> list[tuple[str, list[str]]]:
-    """[(command, expected output lines)] of a console block."""
-    out: list[tuple[str, list[str]]] = []
-    for line in body.splitlines():
-        if line.startswith("$ "):
-            out.append((line[2:], []))
-        elif out:
-            out[-1][1].append(line)
-    return out
-
-
-def shell_command(command: str) -> str:
-    command = re.sub(r"^pip install ", "python -m pip install --no-build-isolation --no-deps "
-                     "--no-index ", command)
-    return re.sub(r"^pip uninstall ", "python -m pip uninstall ", command)
-
-
-def run_console(block: Block, folder: Path) -> None:
-    for command, expected in commands(block.body):
-        result = subprocess.run(["bash", "-c", shell_command(command)], cwd=folder, env=env(),
-                                capture_output=True, text=True, timeout=300)
-        where = f"docs/plugins.md line {block.line}: `{command}`"
-        shown = result.stdout + result.stderr
-        wants_error = any(normalise(line).startswith("error:") for line in expected)
-        assert result.returncode == (1 if wants_error else 0), f"{where} exited " \
-            f"{result.returncode}:\n{shown}"
-        assert_output_shows(expected, shown, where)
-
-
-def run_pycon(block: Block, folder: Path, index: int) -> None:
-    source = folder / f".doctest_{index}.txt"
-    source.write_text(block.body)
-    result = subprocess.run([sys.executable, "-c", DOCTEST_RUNNER, str(source),
-                             f"docs/plugins.md line {block.line}"], cwd=folder, env=env(),
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def uninstall(package: str) -> None:
@@ -155,19 +48,8 @@ def test_tutorial_runs_from_an_empty_folder(tmp_path):
     folder.mkdir()
     package = re.search(r'^name = "([^"]+)"', DOC.read_text(), re.M).group(1)
     assert package == "initkit-keras-he"
-    ran = 0
     try:
-        for index, block in enumerate(blocks(DOC.read_text())):
-            if block.title:
-                path = folder / block.title
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(block.body)
-            elif block.lang == "console" and block.options.strip() != "norun":
-                run_console(block, folder)
-                ran += 1
-            elif block.lang == "pycon":
-                run_pycon(block, folder, index)
-                ran += 1
+        ran = run_document(DOC, folder)
     finally:
         uninstall(package)
     assert ran >= 8

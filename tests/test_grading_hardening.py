@@ -241,7 +241,8 @@ def test_feedback_hides_expected_values_and_keeps_messages_on_one_line(hostile):
                       "variances differ from the specification")
     assert "DESIRED" not in text and "ACTUAL" not in text and output in text
     md = (out / "newline_error" / "variance" / "feedback.md").read_text().splitlines()
-    assert "- cell 10: `ValueError` first\\n## Injected heading\\n- injected item" in md
+    assert ("- the cell under 'Variance through depth': `ValueError` first\\n## Injected "
+            "heading\\n- injected item") in md
     assert not any(line.startswith(("## Injected", "- injected")) for line in md)
 
 

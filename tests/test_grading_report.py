@@ -30,7 +30,7 @@ def _result(student="mallory", **kw) -> SubmissionResult:
     base = dict(student=student, exercise="variance", path=f"/subs/{student}.ipynb",
                 status="graded", tests=tests, seed=SEED,
                 notes=[f"cell 'x{MARKUP}' is not in the exercise{TERMINAL}"],
-                cell_errors=[(3, f"Err{MARKUP}", f"boom {MARKUP}{TERMINAL}")],
+                cell_errors=[("xavier_normal", f"Err{MARKUP}", f"boom {MARKUP}{TERMINAL}")],
                 stdout=f"hello{TERMINAL}\r\nworld\rover{MARKUP}", stderr=f"warn{TERMINAL}",
                 manual=[ManualItem("essay", 3.0)])
     base.update(kw)
@@ -76,7 +76,7 @@ def test_markdown_shows_student_markup_as_text(written):
     escaped = ("&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;"
                "\\[link\\](javascript:alert(3))")
     assert f"| visible {escaped} | 0 / 2 | ValueError: {escaped} |" in md
-    assert f"- cell 3: `Err{escaped}` boom {escaped}" in md
+    assert f"- xavier_normal: `Err{escaped}` boom {escaped}" in md
     assert f"- cell 'x{escaped}' is not in the exercise" in md
     bad = _files(out, results[1])["feedback.md"]
     assert f"Your notebook could not be graded: {escaped}\n" in bad

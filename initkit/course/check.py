@@ -36,8 +36,8 @@ class CheckReport:
 
     path: Path
     tests: list[VisibleTest] = field(default_factory=list)
-    #: errors of cells that are not tests: ``(code cell from 1, type, message)``
-    cell_errors: list[tuple[int, str, str]] = field(default_factory=list)
+    #: errors of cells that are not tests: ``(the cell as Jupyter shows it, type, message)``
+    cell_errors: list[tuple[str, str, str]] = field(default_factory=list)
     manual_points: float = 0.0
     problem: str = ""
 
@@ -66,7 +66,7 @@ def check_notebook(path: Path, settings: GradingSettings = CHECK, *,
     Raises:
         NotebookError: not a usable notebook (the message names the file and why).
     """
-    from ..grading.cells import cell_points, manual_items, test_cells
+    from ..grading.cells import cell_points, code_cell_labels, manual_items, test_cells
     from ..grading.notebook import load_notebook
     from ..grading.sandbox import Limits, Sandbox
 
@@ -96,7 +96,9 @@ def check_notebook(path: Path, settings: GradingSettings = CHECK, *,
             report.tests.append(VisibleTest(grade_id, number, points.get(grade_id, 0.0),
                                             cell.error_type is None,
                                             _sentence(cell.error_type, cell.error_message)))
-    report.cell_errors = [(n, c.error_type, c.error_message or "")
+    labels = code_cell_labels(nb.nb)
+    report.cell_errors = [(labels.get(n, f"code cell {n}"), c.error_type,
+                           c.error_message or "")
                           for n, c in sorted(results.items())
                           if c.error_type and n not in tests]
     return report
@@ -116,14 +118,14 @@ def format_report(report: CheckReport) -> str:
     """A pytest-style report: one line per visible test, the sentence under a failure."""
     lines = [f"initkit check {report.path.name}: {len(report.tests)} visible test(s)"]
     width = max([len(t.grade_id) for t in report.tests] + [10])
-    for t in report.tests:
+    for t in report.tests:  # named as Jupyter shows them: by grade_id (the cell toolbar)
         status = "PASSED" if t.passed else "FAILED"
-        lines.append(f"cell {t.cell:>3}  {t.grade_id:<{width}}  {status}  "
+        lines.append(f"{t.grade_id:<{width}}  {status}  "
                      f"{t.points if t.passed else 0:g}/{t.points:g}")
         if not t.passed and t.message:
-            lines.append(f"          {t.message}")
-    for number, etype, message in report.cell_errors:
-        lines.append(f"cell {number:>3}  raised {etype}: {message[:300]}")
+            lines.append(f"    {t.message}")
+    for label, etype, message in report.cell_errors:
+        lines.append(f"{label} raised {etype}: {message[:300]}")
     if report.problem:
         lines.append(f"the notebook stopped: {report.problem}")
     passed = sum(t.passed for t in report.tests)

@@ -8,6 +8,8 @@ and under nbgrader its hidden block); a *manually graded answer* has ``grade`` a
 
 from __future__ import annotations
 
+import re
+
 from .results import ManualItem
 
 
@@ -32,6 +34,30 @@ def test_cells(nb) -> dict[int, str]:
 
 
 test_cells.__test__ = False  # a function named test_*, not a pytest test
+
+_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*$", re.M)
+
+
+def code_cell_labels(nb) -> dict[int, str]:
+    """Code-cell number (from 1) -> how a person finds the cell in Jupyter: its ``grade_id``
+    (nbgrader's name, shown in the cell toolbar), else the heading above it ("the cell under
+    '4. The experiment'"), else "code cell N" (counted as Jupyter lists them)."""
+    labels: dict[int, str] = {}
+    number, heading = 0, None
+    for cell in nb.cells:
+        source = cell.get("source", "")
+        source = "".join(source) if isinstance(source, list) else str(source)
+        if cell.get("cell_type") == "markdown":
+            found = _HEADING.findall(source)
+            heading = found[-1].strip("# ") if found else heading
+            continue
+        if cell.get("cell_type") != "code":
+            continue
+        number += 1
+        grade_id = nbgrader_meta(cell).get("grade_id")
+        labels[number] = (str(grade_id) if grade_id else
+                          f"the cell under '{heading}'" if heading else f"code cell {number}")
+    return labels
 
 
 def cell_points(nb) -> dict[str, float]:

@@ -195,7 +195,7 @@ def feedback_markdown(result: SubmissionResult) -> str:
         lines += ["## Notes", "", *(f"- {_md(n)}" for n in result.notes), ""]
     if result.cell_errors:
         lines += ["## Cells that raised an error", ""]
-        lines += [f"- cell {i}: `{_md(t)}` {_md(m[:200])}" for i, t, m in result.cell_errors]
+        lines += [f"- {_md(str(c))}: `{_md(t)}` {_md(m[:200])}" for c, t, m in result.cell_errors]
         lines.append("")
     lines += ["## Checks", "", "| check | points | result |", "| --- | --- | --- |"]
     for t in result.tests:
@@ -242,8 +242,8 @@ def feedback_html(result: SubmissionResult) -> str:
         rows.append(f"<tr><td>{e(m.grade_id)} (graded by hand)</td><td>{points}</td>"
                     f"<td>{'not graded yet' if m.score is None else 'graded'}</td></tr>")
     notes = "".join(f"<li>{e(n)}</li>" for n in result.notes)
-    errors = "".join(f"<li>cell {i}: <code>{e(t)}</code> {e(m[:200])}</li>"
-                     for i, t, m in result.cell_errors)
+    errors = "".join(f"<li>{e(str(c))}: <code>{e(t)}</code> {e(m[:200])}</li>"
+                     for c, t, m in result.cell_errors)
     reason = f"<p>Your notebook could not be graded: {e(result.reason)}</p>" \
         if result.status != "graded" else ""
     return (

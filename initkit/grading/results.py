@@ -58,7 +58,8 @@ class SubmissionResult:
     reason: str = ""
     tests: list[TestResult] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    cell_errors: list[tuple[int, str, str]] = field(default_factory=list)
+    #: ``(the cell as Jupyter shows it: grade_id or heading, error type, message)``
+    cell_errors: list[tuple[str, str, str]] = field(default_factory=list)
     stdout: str = ""
     stderr: str = ""
     seconds: float = 0.0

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from .cells import manual_items, test_cells
+from .cells import code_cell_labels, manual_items, test_cells
 from .discover import Job
 from .results import ManualItem, SubmissionResult, TestResult
 from .settings import DEFAULTS, GradingSettings
@@ -223,6 +223,9 @@ def _record_run(result: SubmissionResult, collector: _Collector, code: int, log:
     sb = sub.sandbox
     result.cell_errors = sub.cell_errors
     _gate_on_visible_tests(result, nb)
+    labels = code_cell_labels(nb)  # feedback names a cell as Jupyter shows it
+    result.cell_errors = [(labels.get(i, f"code cell {i}"), t, m)
+                          for i, t, m in result.cell_errors]
     result.stdout, result.stderr = sb.stdout.text(), sb.stderr.text()
     for reason in sb.restarts:
         result.notes.append(f"the notebook was restarted for the next check: {reason}")
@@ -240,9 +243,9 @@ def _gate_on_visible_tests(result: SubmissionResult, nb) -> None:
     failed = {test_cells(nb).get(i): (i, m or t) for i, t, m in result.cell_errors}
     for test in result.tests:
         if test.grade_id in failed and test.score > 0:
-            number, message = failed[test.grade_id]
+            _, message = failed[test.grade_id]
             test.score = 0.0
-            test.output = f"the visible tests of this part (cell {number}) failed: {message}"
+            test.output = f"the visible tests of {test.grade_id} failed: {message}"
 
 
 def _with_zero_tests(result: SubmissionResult, grader_dir: Path | None,
