@@ -22,7 +22,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
 
-    from initkit.viz.explore import Settings, _png, explorer_figure, phase_map, simulate_settings
+    from initkit.viz.explorer import Settings, _png, explorer_figure, phase_map, simulate_settings
 
     threadpool_limits(1)  # as in a kernel on a shared machine: one BLAS thread
     phase_map("tanh")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import initkit
-from initkit.viz.explore import NOTE, Settings, explore, explorer_figure
+from initkit.viz.explorer import NOTE, Settings, explore, explorer_figure
 
 SMALL = {"depth": 8, "width": 64, "seeds": 2, "batch": 16}
 
@@ -89,7 +89,7 @@ def test_the_figure_without_widgets_draws_theory_where_it_exists():
 def test_rescaled_draws_are_normals_weights_bit_for_bit():
     """The explorer's memoized draws equal initkit's `normal` in float32 and leave the
     generator where drawing would, so a redraw at a new sigma_w^2 reuses exact weights."""
-    from initkit.viz.explore import _RescaledDraws
+    from initkit.viz.explorer import _RescaledDraws
 
     draws = _RescaledDraws()
     for _ in range(2):  # the second round is served from the cache

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from ._common import VizError, save_figure
 from .animate import anim_gradient_norms, anim_variance_evolution
+from .explorer import explore
 from .gradients import plot_gradients
 from .phase import plot_phase_diagram
 from .spectra import (
@@ -34,6 +35,7 @@ __all__ = [
     "anim_gradient_norms",
     "anim_variance_evolution",
     "cosine_similarity",
+    "explore",
     "plot_eigenvalues",
     "plot_gradient_norms",
     "plot_gradients",
