@@ -344,7 +344,7 @@ def _code_of(obj):
     return getattr(obj, "__code__", None)
 
 
-def _resolve(dotted: str):
+def resolve_dotted(dotted: str):
     """``package.module.attr[.attr]`` -> the object, importing the longest module prefix."""
     import importlib
 
@@ -382,7 +382,7 @@ def _probe(ns: dict, func, args, kwargs, header: dict) -> dict:
     forbidden_codes = {}
     for dotted in header.get("forbid", []):
         try:  # a name the kit no longer has cannot be delegated to: nothing to watch
-            code = _code_of(_resolve(dotted)) if isinstance(dotted, str) else None
+            code = _code_of(resolve_dotted(dotted)) if isinstance(dotted, str) else None
         except Exception:
             code = None
         if code is not None:

@@ -434,27 +434,20 @@ def _describe(value: Any) -> str:
 
 @functools.cache
 def _require_object(dotted: str, probed: str) -> None:
-    """Import ``dotted`` (``package.module.attr``) here, in the trusted process.
+    """Import ``dotted`` (``package.module.attr``) here, in the trusted process, as the
+    child resolves it (:func:`initkit.grading.child.resolve_dotted`).
 
     Raises:
         GraderError: it names nothing importable.
     """
-    import importlib
-
     from ..errors import GraderError
+    from .child import resolve_dotted
 
-    parts = dotted.split(".")
-    for cut in range(len(parts), 0, -1):
-        try:
-            obj = importlib.import_module(".".join(parts[:cut]))
-        except ImportError:
-            continue
-        try:
-            for attr in parts[cut:]:
-                obj = getattr(obj, attr)
-        except AttributeError:
-            break
+    try:
+        resolve_dotted(dotted)
         return
+    except (ImportError, AttributeError):
+        pass
     raise GraderError(f"probe({probed!r}, forbid/watch=...) names {dotted!r}, which is not an "
                       "importable object: fix the grader (a misspelled name never matches, so "
                       "a student who delegates would pass)")
