@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from nbformat.notebooknode import NotebookNode, from_dict
 from nbgrader.preprocessors import NbGraderPreprocessor
@@ -59,24 +60,30 @@ def initkit_command() -> list[str]:
     return [sys.executable, "-c", "from initkit.cli.main import main; main()"]
 
 
-def grade_in_sandbox(nb: NotebookNode, slug: str, student: str, graders: Path, *,
-                     timeout: float = 600, unconfined: bool = False) -> dict:
-    """Grade ``nb``'s code with ``initkit grade``; its ``results.json`` as a dict.
+def grade_in_sandbox(notebooks: dict[str, Any], slug: str, graders: Path, *,
+                     timeout: float = 600, unconfined: bool = False) -> dict[str, dict]:
+    """Grade the code of ``notebooks`` (student -> notebook) of exercise ``slug`` with one
+    ``initkit grade`` run; student -> that submission's ``results.json`` as a dict.
 
-    The notebook goes in nbgrader's own layout (``submitted/<student>/<slug>/``), so the
-    exercise comes from the instructor's side, never from the notebook's metadata.
+    The notebooks go in nbgrader's own layout (``submitted/<student>/<slug>/``), outputs
+    cleared, so the exercise comes from the instructor's side, never from their metadata.
 
     Raises:
-        CourseError: ``initkit grade`` could not grade it (the message has its last lines).
+        CourseError: ``initkit grade`` could not grade them (the message has its last lines).
     """
-    with tempfile.TemporaryDirectory(prefix="initkit-autograde-") as tmp:
-        folder = Path(tmp) / "submitted" / (student or "student") / slug
-        folder.mkdir(parents=True)
-        clean = from_dict(json.loads(json.dumps(nb)))
-        for cell in clean.cells:
-            if cell.cell_type == "code":
-                cell.outputs, cell.execution_count = [], None
-        (folder / f"{slug}.ipynb").write_text(json.dumps(clean))
+    from ..grading.report import gradescope_results
+    from ..grading.store import load_all
+
+    names = ", ".join(sorted(notebooks))
+    with tempfile.TemporaryDirectory(prefix="initkit-sandbox-grades-") as tmp:
+        for student, nb in notebooks.items():
+            folder = Path(tmp) / "submitted" / student / slug
+            folder.mkdir(parents=True)
+            clean = from_dict(json.loads(json.dumps(nb)))
+            for cell in clean.cells:
+                if cell.cell_type == "code":
+                    cell.outputs, cell.execution_count = [], None
+            (folder / f"{slug}.ipynb").write_text(json.dumps(clean))
         out = Path(tmp) / "out"
         cmd = [*initkit_command(), "grade", str(Path(tmp) / "submitted"), "--graders",
                str(graders), "--exercise", slug, "--out", str(out), "--jobs", "1",
@@ -84,15 +91,14 @@ def grade_in_sandbox(nb: NotebookNode, slug: str, student: str, graders: Path, *
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
-            raise CourseError(f"initkit grade took more than {timeout:g} s for {student}'s "
-                              f"{slug}; raise c.SandboxGrades.timeout") from None
-        found = sorted(out.rglob("results.json"))
-        if proc.returncode != 0 or len(found) != 1:
+            raise CourseError(f"initkit grade took more than {timeout:g} s for {slug} "
+                              f"({names}); raise c.SandboxGrades.timeout") from None
+        results = {r.student: gradescope_results(r) for r in load_all(out)}
+        if proc.returncode != 0 or set(results) != set(notebooks):
             tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-6:])
-            raise CourseError(f"initkit grade could not grade {student}'s {slug} in the "
-                              f"sandbox (exit {proc.returncode}); nbgrader records no score "
-                              f"for it. Its last lines:\n{tail}")
-        return json.loads(found[0].read_text())
+            raise CourseError(f"initkit grade could not grade {slug} ({names}) in the sandbox "
+                              f"(exit {proc.returncode}). Its last lines:\n{tail}")
+        return results
 
 
 def cell_verdicts(results: dict) -> dict[str, tuple[float, list[str]]]:
@@ -139,8 +145,9 @@ class SandboxGrades(NbGraderPreprocessor):
             self.log.warning("assignment %r has no initkit graders in %s: nbgrader's own "
                              "grading in the student's kernel applies to it", slug, graders)
             return nb, resources
-        results = grade_in_sandbox(nb, slug, student, graders, timeout=self.timeout,
-                                   unconfined=self.unconfined)
+        student = student or "student"
+        results = grade_in_sandbox({student: nb}, slug, graders, timeout=self.timeout,
+                                   unconfined=self.unconfined)[student]
         verdicts = cell_verdicts(results)
         reason = "" if results.get("tests") else results.get("output", "not graded")
         for cell in autograded_test_cells(nb):

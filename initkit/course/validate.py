@@ -23,7 +23,6 @@ import contextlib
 import io
 import json
 import re
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -198,28 +197,12 @@ def _filled_release(root: Path, slug: str, source: Path) -> dict:
 
 
 def _sandbox_points(root: Path, slug: str, notebooks: dict[str, dict]) -> dict[str, float]:
-    """student -> autograded points ``initkit grade`` gives each notebook."""
-    with tempfile.TemporaryDirectory(prefix="initkit-validate-") as tmp:
-        for student, nb in notebooks.items():
-            folder = Path(tmp) / "submitted" / student / slug
-            folder.mkdir(parents=True)
-            (folder / f"{slug}.ipynb").write_text(json.dumps(nb))
-        exe = Path(sys.executable).with_name("initkit")
-        cmd = [str(exe) if exe.exists() else "initkit", "grade", str(Path(tmp) / "submitted"),
-               "--graders", str(root / "graders"), "--out", str(Path(tmp) / "out"),
-               "--no-progress"]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        points = {}
-        for student in notebooks:
-            found = list((Path(tmp) / "out" / student).rglob("results.json"))
-            if proc.returncode != 0 or len(found) != 1:
-                tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-4:])
-                raise CourseError(f"initkit grade could not grade {slug}'s {student} "
-                                  f"notebook:\n{tail}")
-            tests = json.loads(found[0].read_text()).get("tests", [])
-            points[student] = sum(t["score"] for t in tests
-                                  if not (t.get("extra_data") or {}).get("manual"))
-        return points
+    """student -> autograded points ``initkit grade`` gives each notebook (one run)."""
+    from .trusted import cell_verdicts, grade_in_sandbox
+
+    results = grade_in_sandbox(notebooks, slug, root / "graders")
+    return {student: sum(points for points, _ in cell_verdicts(data).values())
+            for student, data in results.items()}
 
 
 def problems(root: Path, slug: str, *, full: bool = False) -> list[str]:
