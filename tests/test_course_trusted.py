@@ -31,21 +31,36 @@ def xavier_normal(shape, rng):
 '''
 
 
+STUDENTS = ("cheat", "honest", "tamper")
+
+
+def tampered(nb):
+    """The notebook with its first visible test cell unlocked and emptied, which nbgrader's
+    sanitizing restores (marks and source) from the source before the sandbox sees it."""
+    (cell,) = [c for c in nb.cells
+               if c.metadata.get("nbgrader", {}).get("grade_id") == "test_xavier_normal"]
+    cell.source = "pass  # no tests here"
+    cell.metadata.nbgrader["locked"] = False
+    return nb
+
+
 @pytest.fixture(scope="module")
 def course(tmp_path_factory):
-    """A course with an honest and a cheating submission of ex01, autograded by nbgrader."""
+    """A course with an honest, a cheating and a tampering (locked test cell emptied)
+    submission of ex01, autograded by nbgrader; (course folder, nbgrader's log)."""
     course = tmp_path_factory.mktemp("course")
     init_course(course, slugs=[SLUG])
     nbgrader(course, "generate_assignment", SLUG, "--force")
     release = read(course / "release" / SLUG / f"{SLUG}.ipynb")
     answers = source_answers(read(KIT / "solutions" / f"{SLUG}.ipynb"))
     for student, nb in (("honest", fill(release, answers)),
-                        ("cheat", fill(release, {**answers, "xavier_normal": CHEAT}))):
+                        ("cheat", fill(release, {**answers, "xavier_normal": CHEAT})),
+                        ("tamper", tampered(fill(release, answers)))):
         folder = course / "submitted" / student / SLUG
         folder.mkdir(parents=True)
         nbformat.write(nb, folder / f"{SLUG}.ipynb")
-    nbgrader(course, "autograde", SLUG, "--force")
-    return course
+    proc = nbgrader(course, "autograde", SLUG, "--force")
+    return course, proc.stdout + proc.stderr
 
 
 def gradebook_scores(course: Path, student: str) -> dict[str, float]:
@@ -66,7 +81,7 @@ def sandbox_scores(course: Path, out: Path) -> dict[str, dict[str, float]]:
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     scores = {}
-    for student in ("honest", "cheat"):
+    for student in STUDENTS:
         (results,) = (out / student).rglob("results.json")
         verdicts = cell_verdicts(json.loads(results.read_text()))
         scores[student] = {g: points for g, (points, _) in verdicts.items()}
@@ -76,6 +91,7 @@ def sandbox_scores(course: Path, out: Path) -> dict[str, dict[str, float]]:
 def test_a_notebook_that_disables_the_kernel_checks_earns_nothing_by_it(course):
     """The cheat's xavier cell gets only the sandbox's points (not its 3), with the
     sandbox's sentence in the cell's output, which the feedback shows."""
+    course, _ = course
     scores = gradebook_scores(course, "cheat")
     assert scores["test_xavier_normal"] < 3, scores
     autograded = nbformat.read(course / "autograded" / "cheat" / SLUG / f"{SLUG}.ipynb", 4)
@@ -86,12 +102,25 @@ def test_a_notebook_that_disables_the_kernel_checks_earns_nothing_by_it(course):
 
 
 def test_nbgrader_and_initkit_grade_agree_per_cell(course, tmp_path):
-    """Both students' per-cell auto scores in the gradebook equal `initkit grade`'s; the
-    honest reference gets every autograded point (11)."""
+    """Every student's per-cell auto scores in the gradebook equal `initkit grade`'s; the
+    honest reference and the tampered one (its test cell restored by both) get every
+    autograded point (11)."""
+    course, _ = course
     sandbox = sandbox_scores(course, tmp_path / "graded")
-    for student in ("honest", "cheat"):
+    for student in STUDENTS:
         assert gradebook_scores(course, student) == sandbox[student]
     assert sum(gradebook_scores(course, "honest").values()) == 11
+    assert sum(gradebook_scores(course, "tamper").values()) == 11
+
+
+def test_one_sandbox_run_grades_the_class_but_what_nbgrader_changed(course):
+    """nbgrader hands the notebooks over one at a time; the sandbox grades all three in one
+    run at the first, scores the two nbgrader left as submitted from it, and grades the
+    tampered one again as nbgrader sanitized it (its locked cell restored)."""
+    _, log = course
+    assert log.count("grading 3 submission(s) in initkit's sandbox") == 1, log[-3000:]
+    alone = [line for line in log.splitlines() if "graded on its own" in line]
+    assert len(alone) == 1 and f"tamper/{SLUG}" in alone[0], alone
 
 
 def test_the_course_config_loads_and_puts_the_sandbox_before_saving_grades(tmp_path):
@@ -123,12 +152,14 @@ def test_the_course_config_loads_and_puts_the_sandbox_before_saving_grades(tmp_p
 def test_the_class_report_reads_an_nbgrader_gradebook(course, tmp_path):
     """`initkit report OUT --gradebook gradebook.db`: per autograded cell the share of the
     class that got all its points (the cheat loses xavier), manual points pending."""
+    course, _ = course
     proc = subprocess.run([str(Path(sys.executable).with_name("initkit")), "report",
                            str(tmp_path), "--gradebook", str(course / "gradebook.db")],
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     (ex,) = json.loads((tmp_path / "report" / "report.json").read_text())["exercises"]
-    assert (ex["exercise"], ex["graded"], ex["missing"]) == (SLUG, 2, [])
+    assert (ex["exercise"], ex["graded"], ex["missing"]) == (SLUG, 3, [])
     shares = {c["name"]: c["pass_share"] for c in ex["checks"]}
-    assert shares["test_xavier_normal"] == 0.5 and shares["test_constant_init"] == 1.0
-    assert ex["pending_points"] == 4.0
+    assert shares["test_xavier_normal"] == pytest.approx(2 / 3)
+    assert shares["test_constant_init"] == 1.0
+    assert ex["pending_points"] == 3 * 2.0  # two hand-graded points per student
