@@ -72,3 +72,30 @@ def screenshot(driver, name: str, folder: Path) -> Path:
     if os.environ.get("INITKIT_SCREENSHOTS"):
         shutil.copy2(path, Path(os.environ["INITKIT_SCREENSHOTS"]) / name)
     return path
+
+
+def element_screenshot(driver, elements: list, name: str, folder: Path, margin: int = 8) -> Path:
+    """Save the part of the window that holds ``elements`` (their union, plus ``margin``
+    pixels) as ``folder/name``, scrolled into view first; with ``INITKIT_SCREENSHOTS=DIR``
+    also there."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    driver.execute_script("arguments[0].scrollIntoView({block: 'start'})", elements[0])
+    boxes = [driver.execute_script(
+        "const r = arguments[0].getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]",
+        e) for e in elements]
+    scale = driver.execute_script("return window.devicePixelRatio") or 1
+    shot = Image.open(BytesIO(driver.get_screenshot_as_png()))
+    left, top = min(b[0] for b in boxes) - margin, min(b[1] for b in boxes) - margin
+    right, bottom = max(b[2] for b in boxes) + margin, max(b[3] for b in boxes) + margin
+    box = tuple(int(round(v * scale)) for v in (max(left, 0), max(top, 0), right, bottom))
+    box = (box[0], box[1], min(box[2], shot.width), min(box[3], shot.height))
+    path = folder / name
+    shot.crop(box).save(path)
+    if os.environ.get("INITKIT_SCREENSHOTS"):
+        target = Path(os.environ["INITKIT_SCREENSHOTS"])
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target / name)
+    return path
