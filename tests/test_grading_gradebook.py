@@ -12,7 +12,7 @@ from nbgrader.api import Gradebook
 
 from initkit.course.setup import course_config, nbgrader
 from initkit.grading.gradebook import read_manual_scores, write_gradebook
-from initkit.grading.runner import ManualItem, SubmissionResult, TestResult
+from initkit.grading.results import ManualItem, SubmissionResult, TestResult
 
 GRADERS = '''
 import pytest
