@@ -156,7 +156,7 @@ def grade_batch(notebooks: dict[str, Any], slug: str, graders: Path, *, timeout:
     except CourseError:
         return {}
     return {student: gradescope_results(r) for student, r in graded.items()
-            if r.status != "error" and student in notebooks}
+            if r.status != "error"}
 
 
 def cell_verdicts(results: dict) -> dict[str, tuple[float, list[str]]]:
@@ -254,6 +254,7 @@ class SandboxGrades(NbGraderPreprocessor):
                           "sanitizing; graded on its own", student, slug)
         return grade_in_sandbox({student: nb}, slug, graders, timeout=self.timeout,
                                 unconfined=self.unconfined)[student]
+
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
         info = resources.get("nbgrader", {})
         slug, student = info.get("assignment"), info.get("student")
