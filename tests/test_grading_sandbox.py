@@ -1,6 +1,7 @@
 """The sandboxed child: real processes, real limits, real isolation (root-only parts marked)."""
 
 import os
+import platform
 import random
 import tempfile
 import threading
@@ -56,6 +57,53 @@ def test_environment_is_scrubbed_and_cwd_holds_only_the_submission(monkeypatch):
         env = sub.get("env")
         assert "INITKIT_GRADER_TOKEN" not in env and "s3cret" not in str(env)
         assert [f for f in sub.get("files") if not f.startswith(".")] == ["alice.ipynb"]
+
+
+_KERNEL_PROBE = """
+import sys
+import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
+from initkit.grading.sandbox import Sandbox
+from initkit.grading.submission import Submission
+
+rng = np.random.default_rng(0)
+a = rng.normal(size=(32, 784)).astype(np.float32)
+b = rng.normal(size=(784, 64)).astype(np.float32)
+cells = ["import numpy as np\\nfrom threadpoolctl import threadpool_info\\n"
+         "rng = np.random.default_rng(0)\\n"
+         "a = rng.normal(size=(32, 784)).astype(np.float32)\\n"
+         "b = rng.normal(size=(784, 64)).astype(np.float32)\\n"
+         "c = a @ b\\nkernel = threadpool_info()[0]['architecture']"]
+with Sandbox(cells, prewarm=sys.argv[1] == "template") as sb:
+    sb.start()
+    sub = Submission(sb)
+    with threadpool_limits(1):  # the child has one BLAS thread, like ex04's replay
+        print(threadpool_info()[0]["architecture"], sub.get("kernel"),
+              np.array_equal(sub.get("c"), a @ b))
+"""
+
+
+@pytest.mark.skipif(platform.machine() != "x86_64", reason="the OpenBLAS core types named "
+                    "here are x86-64's")
+@pytest.mark.parametrize("prewarm", ["template", "fresh"])
+def test_the_child_computes_with_the_graders_blas_kernels(prewarm):
+    """A grader replaying a notebook's float32 matmul gets the child's numbers bit for bit,
+    also where the grader's environment pins a BLAS kernel (``OPENBLAS_CORETYPE``) other than
+    the one OpenBLAS would detect: the child uses the grader's kernel (ex04's training replay
+    lost honest notebooks their points on such a machine)."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+    detect = subprocess.run([sys.executable, "-c", "from threadpoolctl import threadpool_info;"
+                             "import numpy; print(threadpool_info()[0]['architecture'])"],
+                            env=env, capture_output=True, text=True, check=True).stdout.strip()
+    pinned = "Haswell" if detect == "Sandybridge" else "Sandybridge"
+    out = subprocess.run([sys.executable, "-c", _KERNEL_PROBE, prewarm],
+                         env={**env, "OPENBLAS_CORETYPE": pinned}, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == [pinned, pinned, "True"], (detect, out.stdout)
 
 
 @pytest.mark.parametrize("prewarm", [True, False], ids=["template", "fresh"])

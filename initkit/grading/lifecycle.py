@@ -24,6 +24,22 @@ from . import confine
 
 _MPL_CACHE: Path | None = None
 
+#: Variables that choose a numeric library's kernels, passed from the grader to the child
+#: (they hold no secrets). Graders replay a notebook's computation on the trusted side and
+#: compare (ex04 retrains 20 steps of a float32 ReLU net): with another BLAS kernel the
+#: rounding differs in the last bit, and training amplifies that to 1e-3 within 20 steps for
+#: about one seed in four (5 of 26 gradings in one run). A machine whose environment pins
+#: ``OPENBLAS_CORETYPE=Haswell`` while the CPU has AVX-512 gave the child (auto-detected
+#: ``SkylakeX``) other numbers than its graders: correct notebooks lost points.
+KERNEL_VARIABLES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "MKL_CBWR",
+                    "MKL_ENABLE_INSTRUCTIONS", "MKL_DEBUG_CPU_TYPE", "NPY_DISABLE_CPU_FEATURES",
+                    "NPY_ENABLE_CPU_FEATURES")
+
+
+def kernel_env() -> dict[str, str]:
+    """This process's kernel-choosing variables (:data:`KERNEL_VARIABLES`) that are set."""
+    return {name: os.environ[name] for name in KERNEL_VARIABLES if name in os.environ}
+
 
 def make_workdir(files: dict[str, bytes], data_dir: Path | None) -> Path:
     """A private folder holding the submission's files, the exercise data, a font cache."""
@@ -40,8 +56,9 @@ def make_workdir(files: dict[str, bytes], data_dir: Path | None) -> Path:
 
 
 def child_env(workdir: Path) -> dict[str, str]:
-    """The child's whole environment: fixed, no secrets, one BLAS thread."""
-    return {
+    """The child's whole environment: fixed, no secrets, one BLAS thread, the grader's
+    numeric kernels (:func:`kernel_env`)."""
+    return {**kernel_env(),
         "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(workdir), "USER": "student",
         "TMPDIR": str(workdir), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
         "MPLBACKEND": "Agg", "MPLCONFIGDIR": str(workdir / ".config" / "matplotlib"),
@@ -123,7 +140,8 @@ def terminate(proc, confined: bool) -> None:
 
 
 def template_env() -> dict[str, str]:
-    """Environment of the template process: scrubbed, one BLAS thread.
+    """Environment of the template process: scrubbed, one BLAS thread, the grader's numeric
+    kernels (:func:`kernel_env`: the template loads numpy, so its children compute with them).
 
     The template makes its own home and matplotlib folder (seeded from
     ``INITKIT_MPL_SEED``, this process's font cache) and removes them when it ends.
@@ -132,9 +150,9 @@ def template_env() -> dict[str, str]:
     seed_matplotlib_cache(seed)
     fonts = [p.name for p in seed.iterdir()]
     shutil.rmtree(seed, ignore_errors=True)
-    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-            "MPLBACKEND": "Agg", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1", "NUMEXPR_NUM_THREADS": "1",
+    return {**kernel_env(), "PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8",
+            "LC_ALL": "C.UTF-8", "MPLBACKEND": "Agg", "OPENBLAS_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMEXPR_NUM_THREADS": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
             "INITKIT_MPL_SEED": str(_MPL_CACHE) if _MPL_CACHE and fonts else ""}
 
