@@ -261,3 +261,33 @@ def test_half_written_results_of_a_dead_run_are_removed(tmp_path):
         (folder / f".a.b--variance.json.{pid}.tmp").write_text("{")
     assert remove_partial(tmp_path) == 1
     assert [p.name for p in folder.iterdir()] == [f".a.b--variance.json.{os.getpid()}.tmp"]
+
+
+def test_graders_edited_or_moved_are_the_ones_a_later_grading_in_the_same_process_uses(
+        tmp_path):
+    """Gradings one after another in one process (a Dask worker's tasks, a notebook): after
+    the graders are edited in place, and for another folder whose test file has the same
+    name, each grades with the graders it was given, never with a module an earlier one
+    imported (pytest's importlib mode would reuse ``sys.modules['test_variance']``)."""
+    from initkit.grading.discover import Job
+    from initkit.grading.runner import grade_one
+
+    first, second = tmp_path / "first" / "variance", tmp_path / "second" / "variance"
+    shutil.copytree(GRADERS / "variance", first)
+    shutil.copytree(GRADERS / "variance", second)
+    notebook = CORPUS / "honest_correct_variance.ipynb"
+
+    def points(graders: Path) -> dict[str, float]:
+        result = grade_one(Job(path=notebook, student="alice", exercise="variance"),
+                           graders, seed=1)
+        return {t.name.split("::")[1]: t.score for t in result.tests}
+
+    assert sum(points(first).values()) == 8
+    grader = first / "test_variance.py"
+    grader.write_text(grader.read_text().replace(
+        '    """Glorot & Bengio (2010): std = sqrt(2 / (fan_in + fan_out))."""\n',
+        '    """Glorot & Bengio (2010): std = sqrt(2 / (fan_in + fan_out))."""\n'
+        "    assert False, 'edited: xavier no longer passes'\n"))
+    assert points(first) == {"test_xavier_std": 0, "test_he_std": 2,
+                             "test_simulate_variance": 3, "test_plot": 1}
+    assert sum(points(second).values()) == 8

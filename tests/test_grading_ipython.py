@@ -6,6 +6,7 @@ full marks by the example exercise's hidden graders."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -173,3 +174,30 @@ def test_without_the_magic_pyplot_is_inline_and_closes_figures(prewarm, tmp_path
         got = json.loads(Submission(sb).get("_report"))
     assert got == _kernel_value(PYPLOT_ONLY, "_report", tmp_path)
     assert got["open_figures"] == 0 and got["lines"] == 1 and got["interactive"] is True
+
+
+HOMES = [
+    "import os\nip = get_ipython()\n%cd ~\nwent_home = os.getcwd()\n%cd -\n"
+    "homes = {'profile': ip.profile_dir.location, 'profile_is_dir':"
+    " os.path.isdir(ip.profile_dir.location), 'ipython_dir': ip.ipython_dir,"
+    " 'home': ip.home_dir, 'dh': [str(d) for d in _dh], 'went_home': went_home,"
+    " 'cwd': os.getcwd(), 'HOME': os.environ['HOME']}",
+]
+
+
+@pytest.mark.parametrize("prewarm", [True, False], ids=["template", "fresh"])
+def test_the_shell_lives_in_the_notebooks_own_folder(prewarm):
+    """The shell (built once in the template, or in a fresh interpreter) keeps its profile
+    under the notebook's $HOME, which is its working directory, and `_dh`, `%cd ~` and
+    `%cd -` use that folder, as a kernel started there would: nothing points at the
+    template's own folders."""
+    with Sandbox(HOMES, prewarm=prewarm) as sb:
+        sb.start()
+        assert not [c for c in sb.cells if c.error_type], sb.cells
+        got = Submission(sb).get("homes")
+    cwd = got["cwd"]
+    assert got["HOME"] == cwd and got["home"] == cwd and got["went_home"] == cwd
+    assert got["dh"][0] == cwd
+    assert got["ipython_dir"] == os.path.join(cwd, ".ipython")
+    assert got["profile"] == os.path.join(cwd, ".ipython", "profile_default")
+    assert got["profile_is_dir"] is True

@@ -10,8 +10,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from initkit.grading import BadValue, MissingName, NotebookUnavailable, StudentException
-from initkit.grading.sandbox import Limits, Sandbox, processes_of_uid, running_as_root
+from initkit.grading import (
+    BadValue,
+    MissingName,
+    NotebookUnavailable,
+    Rng,
+    StudentException,
+    lifecycle,
+)
+from initkit.grading.confine import processes_of_uid, running_as_root
+from initkit.grading.limits import Limits
+from initkit.grading.sandbox import Sandbox
 from initkit.grading.submission import Submission
 
 ROOT = Path(__file__).parent
@@ -226,8 +235,39 @@ def test_submission_proxy_returns_validated_data():
             sub.call("obj")
 
 
+def test_many_calls_in_one_request_give_what_single_calls_give():
+    """call_many returns, in one request, the values that one call per argument list gives
+    (fresh generators from Rng seeds included); a raising call names which one it was, a
+    missing name and a value that is not finite data are refused as with call."""
+    cells = ["import numpy as np\n"
+             "def draw(shape, rng):\n    return rng.normal(size=shape)\n"
+             "def inverse(x):\n    return 1.0 / x if x else float('nan')\n"
+             "def picky(x):\n    if x == 3:\n        raise ValueError('not three')\n"
+             "    return x"]
+    with Sandbox(cells) as sb:
+        sb.start()
+        sub = Submission(sb)
+        arg_lists = [((3, 2), Rng(seed)) for seed in range(5)]
+        before = sb.requests
+        many = sub.call_many("draw", arg_lists)
+        assert sb.requests == before + 1
+        single = [sub.call("draw", *args) for args in arg_lists]
+        assert len(many) == 5 and all(np.array_equal(a, b) for a, b in zip(many, single, strict=True))
+        assert not np.array_equal(many[0], many[1])
+        assert sub.call_many("inverse", [(2.0,), (4.0,)]) == [0.5, 0.25]
+        assert sub.call_many("inverse", []) == []
+        with pytest.raises(StudentException, match="ValueError: call 3 of 4: not three"):
+            sub.call_many("picky", [(1,), (2,), (3,), (4,)])
+        with pytest.raises(MissingName, match="'nope' is not defined"):
+            sub.call_many("nope", [(1,)])
+        with pytest.raises(BadValue, match="returned nan, not a finite number"):
+            sub.call_many("inverse", [(1.0,), (0,)])
+        assert np.isnan(sub.call_many("inverse", [(0,)], finite=False)[0])
+
+
 def test_figures_arrive_as_png_and_series_data():
-    """Figures come back as PNG bytes plus each line's and scatter's x, y, label and scales."""
+    """Figures come back as each line's and scatter's x, y, label and scales, and as PNG
+    bytes drawn when first read; a closed sandbox answers nothing."""
     cells = ["import matplotlib.pyplot as plt\nfig, ax = plt.subplots()\n"
              "ax.plot([1, 2, 3], [10, 100, 1000], label='he')\n"
              "ax.scatter([0.5, 1.5], [5, 50], label='pts')\nax.set_yscale('log')\n"
@@ -235,7 +275,10 @@ def test_figures_arrive_as_png_and_series_data():
     with Sandbox(cells) as sb:
         sb.start()
         (fig,) = Submission(sb).figures
-    assert fig.png.startswith(b"\x89PNG\r\n\x1a\n")
+        png = fig.png  # drawn when first read, while the notebook runs
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and fig.png is png
+    with pytest.raises(NotebookUnavailable, match="sandbox is closed"):
+        Submission(sb).get("fig")
     (ax,) = fig.axes
     assert (ax.title, ax.xscale, ax.yscale) == ("variance", "linear", "log")
     line, scatter = ax.lines
@@ -243,6 +286,45 @@ def test_figures_arrive_as_png_and_series_data():
                                                                     "pts")
     np.testing.assert_array_equal(line.y, [10, 100, 1000])
     np.testing.assert_array_equal(scatter.x, [0.5, 1.5])
+
+
+def test_a_figure_is_drawn_only_when_a_check_reads_its_pixels():
+    """Reading figures as data draws nothing in the child; the first read of ``png`` draws
+    that figure once (the notebook counts its own savefig calls)."""
+    cells = ["import matplotlib.pyplot as plt\nfrom matplotlib.figure import Figure\n"
+             "drawn = []\n_savefig = Figure.savefig\n"
+             "def _counted(self, *args, **kwargs):\n    drawn.append(1)\n"
+             "    return _savefig(self, *args, **kwargs)\n"
+             "Figure.savefig = _counted\nfig, ax = plt.subplots()\nax.plot([1, 2], [3, 4])"]
+    with Sandbox(cells) as sb:
+        sb.start()
+        sub = Submission(sb)
+        (fig,) = sub.figures
+        assert fig.axes[0].lines[0].y.tolist() == [3.0, 4.0]
+        assert sub.get("drawn") == []
+        assert fig.png.startswith(b"\x89PNG") and fig.png.startswith(b"\x89PNG")
+        assert sub.get("drawn") == [1]
+
+
+def test_a_close_without_waiting_stops_the_notebook_and_is_finished_later():
+    """close(wait=False) returns at once with the notebook killed (no request reaches it);
+    finish_ending waits for its processes to be gone (root: none left under its uid) and
+    removes its working directory and cgroup."""
+    sb = Sandbox(["import subprocess, sys\n"
+                  "child = subprocess.Popen([sys.executable, '-c', 'import time; "
+                  "time.sleep(300)'])"])
+    sb.start()
+    assert not [c for c in sb.cells if c.error_type], sb.cells
+    proc, workdir, group, uid = sb.proc, sb.workdir, sb._cgroup, sb.uid
+    sb.close(wait=False)
+    assert sb.proc is None and sb.workdir is None
+    with pytest.raises(NotebookUnavailable, match="sandbox is closed"):
+        Submission(sb).get("child")
+    lifecycle.finish_ending()
+    assert proc.poll() is not None and not workdir.exists()
+    assert group is None or not any(folder.exists() for folder in group.folders)
+    if running_as_root():
+        assert processes_of_uid(uid, zombies=True) == []
 
 
 def test_one_submission_cannot_affect_the_next_from_the_same_template():

@@ -2,8 +2,9 @@
 
 The student's notebook runs in a sandboxed child process (:mod:`.sandbox`, :mod:`.child`,
 forked from a pre-warmed template, :mod:`.zygote`; confined by :mod:`.confine`,
-:mod:`.rootfs` and :mod:`.userns`, started and ended by :mod:`.lifecycle`, read through
-:mod:`.pipes`), after structure checks (:mod:`.notebook`, :mod:`.validate`); submissions are
+:mod:`.rootfs` and :mod:`.userns` within :mod:`.limits`, started and ended by
+:mod:`.lifecycle`, read through :mod:`.pipes`), after structure checks (:mod:`.notebook`,
+:mod:`.validate`); submissions are
 found by :mod:`.discover`; the hidden graders run in the trusted process and reach the
 student's names only as data over a pipe (:mod:`.protocol`, :mod:`.submission`), through the
 pytest plugin (:mod:`.pytest_plugin`). :mod:`.pipeline` grades a class (``grade_course``:

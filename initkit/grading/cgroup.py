@@ -48,6 +48,9 @@ class Group:
 
     version: int
     folders: list[Path] = field(default_factory=list)
+    #: the open OOM counter file (asked after every cell and request: read with one
+    #: ``pread``, not opened each time)
+    _oom_fd: int | None = field(default=None, repr=False)
 
     @property
     def procs_files(self) -> list[str]:
@@ -58,7 +61,9 @@ class Group:
         """How many of the group's processes the kernel killed for lack of memory."""
         name = "memory.events" if self.version == 2 else "memory.oom_control"
         try:
-            text = (self.folders[0] / name).read_text()
+            if self._oom_fd is None:
+                self._oom_fd = os.open(self.folders[0] / name, os.O_RDONLY | os.O_CLOEXEC)
+            text = os.pread(self._oom_fd, 4096, 0).decode("ascii", "replace")
         except OSError:
             return 0
         for line in text.splitlines():
@@ -77,6 +82,9 @@ class Group:
 
     def remove(self) -> None:
         """Delete the group (its processes are gone; a dying one may hold it a moment)."""
+        if self._oom_fd is not None:
+            os.close(self._oom_fd)
+            self._oom_fd = None
         for folder in reversed(self.folders):
             for attempt in range(50):
                 try:
@@ -159,6 +167,17 @@ def _v1_parents() -> list[Path] | None:
     return parents
 
 
+@functools.lru_cache(maxsize=4)
+def _parents(pid: int) -> tuple[int, tuple[Path, ...]] | None:
+    """Where process ``pid`` (this one) makes its groups: ``(2, (folder,))``, ``(1, (memory,
+    pids))`` or None; found once per process (mount table and own groups read once)."""
+    v2 = _v2_parent()
+    if v2 is not None:
+        return 2, (v2,)
+    v1 = _v1_parents()
+    return (1, tuple(v1)) if v1 is not None else None
+
+
 def _sweep(parent: Path) -> None:
     """Remove the empty groups a grader that died before closing its sandbox left behind
     (``initkit-<pid>-...`` whose pid no longer runs; ``rmdir`` refuses a group in use)."""
@@ -185,36 +204,29 @@ def create(memory_bytes: int, pids: int) -> Group | None:
     processes, or None where this process cannot make one (then nothing is left behind)."""
     name = f"initkit-{os.getpid()}-{next(_COUNTER)}-{uuid.uuid4().hex[:8]}"
     limit = str(memory_bytes + HEADROOM)
-    v2 = _v2_parent()
-    group = None
+    found = _parents(os.getpid())
+    if found is None:
+        return None
+    version, parents = found
+    for parent in parents:
+        _sweep(parent)
+    group = Group(version, [parent / name for parent in parents])
     try:
-        if v2 is not None:
-            _sweep(v2)
-            group = Group(2, [v2 / name])
-            group.folders[0].mkdir(mode=0o755)
-            folder = group.folders[0]
-            _write(folder / "memory.max", limit)
-            if (folder / "memory.swap.max").exists():
-                _write(folder / "memory.swap.max", "0")
-            _write(folder / "pids.max", str(pids))
-            return group
-        parents = _v1_parents()
-        if parents is None:
-            return None
-        for parent in parents:
-            _sweep(parent)
-        group = Group(1, [p / name for p in parents])
         for folder in group.folders:
             folder.mkdir(mode=0o755)
-        memory, pid_folder = group.folders
-        _write(memory / "memory.limit_in_bytes", limit)
-        if (memory / "memory.memsw.limit_in_bytes").exists():
-            _write(memory / "memory.memsw.limit_in_bytes", limit)
+        memory, pid_folder = group.folders[0], group.folders[-1]
+        if version == 2:
+            _write(memory / "memory.max", limit)
+            if (memory / "memory.swap.max").exists():
+                _write(memory / "memory.swap.max", "0")
+        else:
+            _write(memory / "memory.limit_in_bytes", limit)
+            if (memory / "memory.memsw.limit_in_bytes").exists():
+                _write(memory / "memory.memsw.limit_in_bytes", limit)
         _write(pid_folder / "pids.max", str(pids))
         return group
     except OSError:
-        if group is not None:
-            group.remove()
+        group.remove()
         return None
 
 

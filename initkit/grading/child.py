@@ -16,8 +16,8 @@ Conversation (all over the two dedicated pipes, never stdout, which the student 
    ``{"event": "cell_done", "index": i, "error": null | {"type", "message"}}`` after it
    (every ``BaseException``, ``SystemExit`` and ``KeyboardInterrupt`` included, is the
    cell's error: later cells still run, as nbgrader's ``allow_errors`` does);
-3. child -> ``{"event": "ready"}``, then for each request ``{"op": "call" | "probe" | "get"
-   | "has" | "figures", ...}`` one reply ``{"ok": true, "value": tree}`` or
+3. child -> ``{"event": "ready"}``, then for each request ``{"op": "call" | "calls" |
+   "probe" | "get" | "has" | "figures" | "png", ...}`` one reply ``{"ok": true, "value": tree}`` or
    ``{"ok": false, "error": {"type", "message"}}`` (:func:`serve`; ``probe`` is
    :func:`_probe`).
 """
@@ -25,9 +25,11 @@ Conversation (all over the two dedicated pipes, never stdout, which the student 
 import importlib.util
 import os
 import sys
+import time
 import traceback
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
+_clock = time.perf_counter
 
 
 def _load_protocol():
@@ -50,16 +52,18 @@ def _describe(exc: BaseException) -> dict:
     return {"type": type(exc).__name__, "message": message}
 
 
-def _figures(protocol, ns=None):
-    """Every open pyplot figure and every Figure the namespace names, as data.
+#: The figures of the last ``figures`` answer, so a ``png`` request names one by position.
+_LISTED: list = []
+
+
+def _open_figures(ns=None) -> list:
+    """Every open pyplot figure and every Figure the namespace names, in a fixed order.
 
     Figures held in variables count too: the inline backend closes pyplot's figures after
     each cell (here as in Jupyter), so ``fig`` is usually the only handle left.
     """
     if "matplotlib" not in sys.modules:
         return []
-    import io
-
     from matplotlib.figure import Figure
 
     found = []
@@ -70,14 +74,19 @@ def _figures(protocol, ns=None):
     for value in list((ns or {}).values()):
         if isinstance(value, Figure) and all(value is not f for f in found):
             found.append(value)
+    return found
+
+
+def _figures(ns=None) -> list:
+    """The figures (:func:`_open_figures`) as data: axes, series, the names that hold them.
+
+    No pixels: drawing a figure costs more than reading its data, and most checks read
+    only the data; :func:`_png` draws one when a check asks for its image.
+    """
+    found = _open_figures(ns)
+    _LISTED[:] = found
     out = []
     for position, fig in enumerate(found, start=1):
-        buf = io.BytesIO()
-        try:
-            fig.savefig(buf, format="png", dpi=60)
-            png = buf.getvalue()
-        except Exception:
-            png = b""
         axes = []
         for ax in fig.get_axes():
             lines = [{"kind": "line", "x": line.get_xdata(orig=False),
@@ -98,8 +107,26 @@ def _figures(protocol, ns=None):
         number = getattr(fig, "number", None)
         names = [k for k, v in (ns or {}).items() if v is fig and isinstance(k, str)]
         out.append({"number": int(number) if isinstance(number, int) else position,
-                    "png": png, "axes": axes, "names": names})
+                    "axes": axes, "names": names})
     return out
+
+
+def _png(ns, index) -> bytes:
+    """The PNG image (60 dpi) of the ``index``-th figure of the last :func:`_figures`
+    answer (listed again first in a child that has not listed them: a restarted one);
+    empty bytes when there is no such figure or it cannot be drawn."""
+    import io
+
+    if not _LISTED:
+        _figures(ns)
+    if type(index) is not int or not 0 <= index < len(_LISTED):
+        return b""
+    buf = io.BytesIO()
+    try:
+        _LISTED[index].savefig(buf, format="png", dpi=60)
+    except Exception:
+        return b""
+    return buf.getvalue()
 
 
 #: The matplotlib backend of a notebook kernel (ipykernel's kernelapp sets MPLBACKEND to it).
@@ -168,22 +195,16 @@ def _ipython_dir() -> str:
     return tempfile.mkdtemp(prefix="ipython-")
 
 
-def _notebook_runner():
-    """Cells run as in a Jupyter notebook's kernel: IPython's ``InteractiveShell`` with
-    the inline matplotlib backend, as ipykernel sets them up.
+#: The notebook's shell and the protocol module when the template made them before forking
+#: (:func:`prepare`); None: each child makes its own.
+_PREBUILT = None
+_PROTOCOL = None
 
-    So magics and cell magics (``%time x = f()`` assigns ``x``, ``%%time`` cells run),
-    ``display``, rich reprs, ``_``/``Out``/``In``, ``get_ipython()`` and ``%matplotlib
-    inline`` behave as they do there, and pyplot's figures are closed after each cell
-    (matplotlib-inline's ``flush_figures``), so a figure lives on only in a variable, as
-    under nbgrader. No history database (``HistoryManager.enabled = False``), no colours,
-    the profile under ``$HOME`` (the working directory), no warning printed on set-up.
-    Returns ``(run_cell, namespace)``; ``run_cell`` raises the cell's exception (one that
-    escaped, or the first one IPython showed, e.g. inside ``%time``).
-    """
+
+def _new_shell():
+    """IPython's shell as :func:`_notebook_runner` describes it, built in this process."""
     import warnings
 
-    os.environ["MPLBACKEND"] = INLINE_BACKEND
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from traitlets.config import Config
@@ -205,6 +226,60 @@ def _notebook_runner():
 
             activate_matplotlib(INLINE_BACKEND)
             configure_inline_support(shell, INLINE_BACKEND)
+    return shell
+
+
+def prepare() -> None:
+    """Build the notebook's shell and load the protocol once, in the template, before any
+    fork.
+
+    Constructing IPython's shell (magics, completer, formatters, hooks) costs a child
+    30-60 ms, compiling ``protocol.py`` a few more; done here, every child starts with a
+    copy-on-write copy of pristine ones, and :func:`_notebook_runner` re-homes the shell to
+    the child's own folders before the first cell. Nothing of one child's shell reaches
+    another: each is its own process's copy.
+    """
+    global _PREBUILT, _PROTOCOL
+    _PROTOCOL = _load_protocol()
+    os.environ["MPLBACKEND"] = INLINE_BACKEND
+    _PREBUILT = _new_shell()
+
+
+def _rehome(shell) -> None:
+    """Point a shell built in the template at this child's home and working directory:
+    the profile under ``$HOME/.ipython``, ``%cd``'s home, and ``_dh``."""
+    from pathlib import Path
+
+    from IPython.core.profiledir import ProfileDir
+    from IPython.utils.path import get_home_dir
+
+    shell.ipython_dir = _ipython_dir()
+    shell.profile_dir = ProfileDir.create_profile_dir_by_name(shell.ipython_dir, "default")
+    shell.home_dir = get_home_dir()
+    if shell.history_manager is not None:
+        shell.history_manager.dir_hist[:] = [Path.cwd()]
+
+
+def _notebook_runner():
+    """Cells run as in a Jupyter notebook's kernel: IPython's ``InteractiveShell`` with
+    the inline matplotlib backend, as ipykernel sets them up.
+
+    So magics and cell magics (``%time x = f()`` assigns ``x``, ``%%time`` cells run),
+    ``display``, rich reprs, ``_``/``Out``/``In``, ``get_ipython()`` and ``%matplotlib
+    inline`` behave as they do there, and pyplot's figures are closed after each cell
+    (matplotlib-inline's ``flush_figures``), so a figure lives on only in a variable, as
+    under nbgrader. No history database (``HistoryManager.enabled = False``), no colours,
+    the profile under ``$HOME`` (the working directory), no warning printed on set-up.
+    The shell is the template's (:func:`prepare`), re-homed, when it built one.
+    Returns ``(run_cell, namespace)``; ``run_cell`` raises the cell's exception (one that
+    escaped, or the first one IPython showed, e.g. inside ``%time``).
+    """
+    os.environ["MPLBACKEND"] = INLINE_BACKEND
+    shell = _PREBUILT
+    if shell is None:
+        shell = _new_shell()
+    else:
+        _rehome(shell)
 
     def run_cell(src: str, index: int) -> None:
         shell.reported = None
@@ -239,11 +314,11 @@ def _builtins_keeper():
 
 def main(req_fd: int, reply_fd: int) -> None:
     """Run the cells named by the first request, then serve until the pipe closes."""
-    protocol = _load_protocol()
+    protocol = _PROTOCOL or _load_protocol()
     send = protocol.write_message
 
     header, _ = protocol.read_message(req_fd)
-    cells = header.get("cells", [])  # (an "ipython" key of older callers: always so now)
+    cells = header.get("cells", [])
     sys.argv = ["notebook"]
     run_cell, ns = _notebook_runner()
     restore_builtins = _builtins_keeper()  # after the shell added display, get_ipython
@@ -288,8 +363,12 @@ def serve(ns: dict, header: dict, blobs: list, protocol) -> bytes:
     """Answer one request about the namespace ``ns``; return the packed reply.
 
     Shared by this child and the in-kernel transport of nbgrader's hidden cells
-    (:mod:`initkit.course.bridge`), so both answer every op the same way.
+    (:mod:`initkit.course.bridge`), so both answer every op the same way. Every reply says
+    how long answering took here (``seconds``: decoding, the call, encoding), so the
+    trusted side can tell the checks' compute from the round trips (a figure for
+    ``benchmarks/bench_grading.py``; nothing is scored on it).
     """
+    start = _clock()
     op = header.get("op")
     try:
         if op in ("call", "probe"):
@@ -301,6 +380,11 @@ def serve(ns: dict, header: dict, blobs: list, protocol) -> bytes:
                 value = func(*args, **kwargs)
             else:
                 value = _probe(ns, func, args, kwargs, header)
+        elif op == "calls":
+            arg_lists = protocol.materialize(protocol.decode(header.get("args", []), blobs))
+            func = _function(ns, header.get("name"))
+            value = [_numbered_call(func, k, len(arg_lists), each)
+                     for k, each in enumerate(arg_lists)]
         elif op == "get":
             if header.get("name") not in ns:
                 raise _Missing(header.get("name"))
@@ -308,19 +392,44 @@ def serve(ns: dict, header: dict, blobs: list, protocol) -> bytes:
         elif op == "has":
             value = header["name"] in ns
         elif op == "figures":
-            value = _figures(protocol, ns)
+            value = _figures(ns)
+        elif op == "png":
+            value = _png(ns, header.get("index"))
         else:
             raise ValueError(f"unknown op {op!r}")
         tree, out_blobs = protocol.encode(value)
         # packed here, so a value JSON refuses (an int of 5000 digits) is this call's error
-        return protocol.pack({"ok": True, "value": tree}, out_blobs)
+        return protocol.pack({"ok": True, "value": tree, "seconds": _clock() - start},
+                             out_blobs)
     except BaseException as exc:  # noqa: B036 - the student's function may sys.exit()
         if isinstance(exc, _Missing):
             reply = {"ok": False, "error": {"type": "NameError", "message":
                      f"name {header.get('name')!r} is not defined"}}
+        elif isinstance(exc, _CallFailed):
+            reply = {"ok": False, "error": exc.error}
         else:
             reply = {"ok": False, "error": _describe(exc)}
+        reply["seconds"] = _clock() - start
         return protocol.pack(reply)
+
+
+class _CallFailed(Exception):
+    """Call ``k`` of a ``calls`` request raised: the error to report (its type and message,
+    the message saying which call it was)."""
+
+    def __init__(self, error: dict):
+        super().__init__(error["message"])
+        self.error = error
+
+
+def _numbered_call(func, k: int, n: int, args):
+    """``func(*args)`` as call ``k`` of ``n``: its exception says which call it was."""
+    try:
+        return func(*args)
+    except BaseException as exc:  # noqa: B036 - the student's function may sys.exit()
+        err = _describe(exc)
+        raise _CallFailed({"type": err["type"],
+                           "message": f"call {k + 1} of {n}: {err['message']}"}) from None
 
 
 def _function(ns: dict, name):

@@ -47,6 +47,7 @@ from pathlib import Path
 
 from ..errors import ConfinementUnavailable
 from . import libc, rootfs, seccomp, userns
+from .limits import Limits
 
 CHILD_SCRIPT = Path(__file__).with_name("child.py")
 #: Exit code of a process whose confinement could not be set up.
@@ -63,7 +64,7 @@ def running_as_root() -> bool:
 
 
 def make_plan(kind: str, *, python: str, workdir: str | None, uid: int, gid: int,
-              limits, netns: bool = True, nproc_extra: int = 0) -> dict:
+              limits: Limits, netns: bool = True, nproc_extra: int = 0) -> dict:
     """Everything the child does to itself before running code, as plain (JSON) data.
 
     Args:
@@ -71,7 +72,7 @@ def make_plan(kind: str, *, python: str, workdir: str | None, uid: int, gid: int
         python: the interpreter (its folders are bound into the root).
         workdir: host path of the working directory.
         uid, gid: the notebook's ids (root: a uid of its own; userns: the user's).
-        limits: a :class:`~initkit.grading.sandbox.Limits`.
+        limits: the child's :class:`~initkit.grading.limits.Limits`.
         netns: an empty network namespace.
         nproc_extra: processes to allow beyond ``limits.nproc`` (unconfined: the user's own).
     """
@@ -318,7 +319,6 @@ def mode(python: str | None = None) -> str:
 def dry_run(kind: str, python: str) -> str | None:
     """Set up a ``kind`` confinement in a forked process; None if it worked, else why not."""
     from . import protocol
-    from .sandbox import Limits
 
     workdir = tempfile.mkdtemp(prefix="initkit-probe-")
     try:
@@ -389,25 +389,7 @@ def confinement(python: str | None = None) -> tuple[str, list[str]]:
         return "none", [str(exc)]
 
 
-def namespaces_available() -> bool:
-    """Whether notebooks can be confined here (root or user namespaces)."""
-    return confinement()[0] != "none"
-
-
 # ---------------------------------------------------------------------- host-side helpers
-
-
-def secret_root(path: Path) -> Path:
-    """The project tree around ``path`` (nearest ancestor with ``.git`` or
-    ``pyproject.toml``), else ``path``; kept for callers of the old deny-list, which the
-    allow-list root makes unnecessary."""
-    path = Path(path).resolve()
-    for anc in [path, *path.parents]:
-        if anc == Path("/"):
-            break
-        if (anc / ".git").exists() or (anc / "pyproject.toml").exists():
-            return anc
-    return path
 
 
 def processes_of_uid(uid: int, zombies: bool = False) -> list[int]:

@@ -17,6 +17,8 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import SandboxError
@@ -90,6 +92,17 @@ def spawn(plan: dict, python: str, workdir: Path, env: dict[str, str], prewarm: 
                            "that the interpreter exists and runs.") from exc
 
 
+def start_template(python: str) -> None:
+    """Start this process's template for ``python`` now, without waiting for it to warm up
+    (its first fork waits), so its start-up overlaps with the grader's own."""
+    from .zygote import get_zygote
+
+    try:
+        get_zygote(python, template_env())
+    except OSError:  # no template: the first child meets it and starts a fresh interpreter
+        pass
+
+
 def _from_template(plan: dict, python: str, workdir: Path, env: dict[str, str], req_r: int,
                    rep_w: int):
     """Fork the child from this process's pre-warmed template (:mod:`.zygote`).
@@ -116,7 +129,15 @@ def _from_template(plan: dict, python: str, workdir: Path, env: dict[str, str], 
 
 
 def kill(proc, confined: bool) -> None:
-    """Start killing the child now (without waiting): the namespace, or the process group."""
+    """Start killing the child now (without waiting): the namespace, or the process group.
+
+    A confined child already known to have ended is left alone: its namespace ended with
+    it, and its pid may have been reaped (by the template) and given to another process
+    since. An unconfined child's group is killed even so (its members may live on; a
+    process group's id is not reused while it has members).
+    """
+    if confined and proc.poll() is not None:
+        return
     try:
         if confined:
             os.kill(proc.pid, signal.SIGTERM)
@@ -137,6 +158,65 @@ def terminate(proc, confined: bool) -> None:
             proc.wait(timeout=10)
         except (ProcessLookupError, subprocess.TimeoutExpired):
             pass
+
+
+#: Children killed without waiting (:func:`end_later`): their handle, whether confined,
+#: and what to do once they are gone.
+_ENDING: list[tuple[object, bool, Callable[[], None]]] = []
+_ENDING_LOCK = threading.Lock()
+_HOOKED: list[int] = []  # the pid whose exit hooks are registered
+
+
+def _forget_parents_endings() -> None:
+    """In a forked process: the parent's endings are the parent's to finish."""
+    global _ENDING_LOCK
+    _ENDING_LOCK = threading.Lock()
+    _ENDING.clear()
+
+
+os.register_at_fork(after_in_child=_forget_parents_endings)
+
+
+def end_later(proc, confined: bool, then: Callable[[], None]) -> None:
+    """Start killing the child now; wait for it and call ``then`` (remove its cgroup and
+    folder) later, in :func:`finish_ending`.
+
+    The kill is sent at once, so the notebook stops running now; what is left is the
+    kernel's teardown of its namespaces (tens of milliseconds on a busy machine), which
+    then overlaps with the grader's next steps. Every ending is finished by the next
+    sandbox's start (those already gone), at the end of a grading run, and when this
+    process exits (``atexit``, and ``multiprocessing``'s finalizers in a pool worker, which
+    exits without ``atexit``), however long it takes.
+    """
+    kill(proc, confined)
+    with _ENDING_LOCK:
+        _ENDING.append((proc, confined, then))
+        if os.getpid() not in _HOOKED:  # once per process (a forked worker hooks its own)
+            _HOOKED[:] = [os.getpid()]
+            import atexit
+            import multiprocessing.util
+
+            atexit.register(finish_ending)
+            multiprocessing.util.Finalize(None, finish_ending, exitpriority=100)
+
+
+def finish_ending(wait: bool = True) -> None:
+    """Finish what :func:`end_later` started: each child that is gone is reaped and its
+    traces removed; with ``wait``, every one, waiting (and killing harder) as
+    :func:`terminate` does."""
+    with _ENDING_LOCK:
+        ending, _ENDING[:] = list(_ENDING), []
+    still = []
+    for proc, confined, then in ending:
+        if proc.poll() is None:
+            if not wait:
+                still.append((proc, confined, then))
+                continue
+            terminate(proc, confined)
+        then()
+    if still:
+        with _ENDING_LOCK:
+            _ENDING[:0] = still
 
 
 def template_env() -> dict[str, str]:

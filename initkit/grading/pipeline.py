@@ -181,6 +181,9 @@ def grade_course(submissions: Sequence[Path | str], graders: Path | str | dict[s
             executor.run(grade_task, tasks, keys=[f"{jobs[i].student}-{jobs[i].exercise}"
                                                   for i in todo],
                          on_result=record, label="grade")
+    from .lifecycle import finish_ending
+
+    finish_ending()  # every notebook process of this run is gone, its traces removed
     graded = [this_run[i] for i in todo]
     results = load_all(out) if out is not None else list(this_run)
     run = GradingRun(results, graded, reused, len(jobs), out)

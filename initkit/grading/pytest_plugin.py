@@ -22,6 +22,7 @@ submission from the run secret (:mod:`initkit.grading.seeds`), so a regrade repe
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -143,6 +144,9 @@ class SubmissionPlugin:
         #: the session's :class:`~initkit.grading.submission.Submission`, once started
         self.submission = None
         self._sandbox = None
+        #: wall seconds the sandbox took to start (its cells included) and to close
+        self.start_seconds = 0.0
+        self.close_seconds = 0.0
 
     @classmethod
     def of_notebook(cls, nb, name: str, settings: GradingSettings,
@@ -184,16 +188,19 @@ class SubmissionPlugin:
             points_of(item)  # refuse a bad marker before anything runs
 
     def _start(self):
-        from .sandbox import Limits, Sandbox
+        from .limits import Limits
+        from .sandbox import Sandbox
         from .submission import Submission
 
+        start = time.monotonic()
         s = self.settings
-        limits = Limits(timeout=s.timeout, cell_timeout=s.cell_timeout,
-                        memory_bytes=s.memory_mb * 1024**2)
         cells, files = self._load()
-        self._sandbox = Sandbox(cells, files, limits=limits, prewarm=s.prewarm,
+        self._sandbox = Sandbox(cells, files, limits=Limits.of(s), prewarm=s.prewarm,
                                 data_dir=self.data_dir, unconfined=s.unconfined)
-        self._sandbox.start()
+        try:
+            self._sandbox.start()
+        finally:
+            self.start_seconds = time.monotonic() - start
         self.submission = Submission(self._sandbox)
         return self.submission
 
@@ -212,5 +219,9 @@ class SubmissionPlugin:
         return holder
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
+        """Kill the notebook's processes; the kernel's teardown of its namespaces is
+        waited for later (:meth:`Sandbox.close` with ``wait=False``)."""
         if self._sandbox is not None:
-            self._sandbox.close()
+            start = time.monotonic()
+            self._sandbox.close(wait=False)
+            self.close_seconds = time.monotonic() - start

@@ -66,6 +66,15 @@ class SubmissionResult:
     #: the hidden checks' seed of this submission (instructor only, never in feedback)
     seed: int | None = None
     manual: list[ManualItem] = field(default_factory=list)
+    #: where this grading's wall time went, in seconds (``load``: reading and checking the
+    #: notebook; ``start``: the sandbox up to its cells' end, ``cells``: the cells alone;
+    #: ``tests``: the checks, ``start`` included where it ran; ``close``; ``session``: the
+    #: whole pytest session; ``requests``: how many requests the checks sent,
+    #: ``request_seconds`` their round trips, ``child_seconds`` the child's answering;
+    #: ``task``: the whole task, ``earlier``: submissions its process graded before). A
+    #: measurement of this run, not part of the grade: :meth:`to_dict` leaves it out, so
+    #: the same submission graded anywhere gives the same data.
+    timing: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def score(self) -> float:
@@ -83,8 +92,9 @@ class SubmissionResult:
         return sum(m.max_score for m in self.manual if m.score is None)
 
     def to_dict(self) -> dict:
-        """Plain-data form (for JSON)."""
+        """Plain-data form (for JSON), without :attr:`timing`."""
         d = asdict(self)
+        del d["timing"]
         d.update(score=self.score, max_score=self.max_score)
         return d
 

@@ -15,35 +15,48 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import io
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from .cells import code_cell_labels, manual_items, test_cells
+from .cells import code_cell_labels, test_cells
 from .discover import Job
-from .results import ManualItem, SubmissionResult, TestResult
+from .results import SubmissionResult, TestResult
 from .settings import DEFAULTS, GradingSettings
 from .validate import structure_checked
 
 PLUGIN_MODULE = "initkit.grading.pytest_plugin"
+#: pytest's own plugins a grading session has no use for, each of which costs time per
+#: session: ``unraisableexception`` and ``threadexception`` run ``gc.collect()`` repeatedly
+#: at the end of every session (a full collection of this process's heap, numpy, pytest
+#: and the graders included: 0.05-0.25 s per submission), the others set up output files,
+#: doctest collection, pastebin and ``--setup-*`` listings nobody reads. None of them runs a
+#: check or changes an outcome (an exception in a ``__del__`` would only have been a
+#: warning in a log the grader never shows).
+UNUSED_PYTEST_PLUGINS = ("unraisableexception", "threadexception", "faulthandler",
+                         "pastebin", "junitxml", "doctest", "stepwise", "setuponly",
+                         "setupplan", "cacheprovider")
 
-#: Former names, kept for callers in files other helpers own (report, course/bridge and
-#: tests/test_grading_confinement.py); import them from .results / .cells / .settings.
-Options = GradingSettings
-__all__ = ["ManualItem", "Options", "SubmissionResult", "TestResult", "grade_one",
-           "manual_items", "test_cells", "collect_tests"]
 
-
+@functools.cache
 def _plugin_autoloaded() -> bool:
+    """Whether pytest loads the kit's plugin through its ``pytest11`` entry point (read once:
+    the installed entry points do not change while a run grades)."""
     from importlib.metadata import entry_points
 
     return any(ep.value.split(":")[0] == PLUGIN_MODULE
                for ep in entry_points(group="pytest11"))
+
+
+def _without_unused_plugins() -> list[str]:
+    return [arg for name in UNUSED_PYTEST_PLUGINS for arg in ("-p", f"no:{name}")]
 
 
 class _Collector:
@@ -58,6 +71,8 @@ class _Collector:
         self.sandbox_error: str | None = None
         #: the session's Submission (from ``source``), after the run
         self.submission = None
+        #: wall seconds of every test's setup, call and teardown together
+        self.test_seconds = 0.0
 
     def pytest_collection_modifyitems(self, items) -> None:
         from .pytest_plugin import grade_id_of, points_of, title_of
@@ -78,6 +93,7 @@ class _Collector:
                                + _last_line(str(report.longrepr)))
 
     def pytest_runtest_logreport(self, report) -> None:
+        self.test_seconds += report.duration
         test = self.tests.get(report.nodeid)
         if test is None:
             return
@@ -167,9 +183,14 @@ def grade_one(job: Job, grader_dir: Path | None, settings: GradingSettings = DEF
         A :class:`SubmissionResult`; never raises for a bad submission.
     """
     start = time.monotonic()
+    if settings.prewarm:  # warming up while this process loads the notebook and pytest
+        from .lifecycle import start_template
+
+        start_template(sys.executable)
     result = SubmissionResult(student=job.student, exercise=job.exercise, path=str(job.path),
                               status="graded", reason=job.note or "", seed=seed)
     nb = structure_checked(job, grader_dir, settings.course, result)
+    result.timing["load"] = time.monotonic() - start
     if nb is None:
         return _with_zero_tests(result, grader_dir, start)
     from .pytest_plugin import SubmissionPlugin
@@ -180,21 +201,74 @@ def grade_one(job: Job, grader_dir: Path | None, settings: GradingSettings = DEF
     collector = _Collector(source)
     log = io.StringIO()
     try:
+        modules = _grader_modules(grader_dir)
+        _forget_stale_graders(modules)
         with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log), \
                 _empty_ini() as ini:
+            session = time.monotonic()
             code = pytest.main([*_pytest_args(grader_dir, seed), "-c", str(ini)],
                                plugins=[collector, source, source.fixtures()])
+            session = time.monotonic() - session
+        _remember_graders(modules)
         _record_run(result, collector, int(code), log.getvalue(), nb.nb)
+        _record_timing(result, collector, source, session)
     except Exception as exc:  # the grader itself failed: report, never crash the run
         result.status, result.reason = "error", f"{type(exc).__name__}: {exc}"
     result.seconds = time.monotonic() - start
     return result
 
 
+#: Grader modules this process imported: module name -> the file and the digest of the
+#: source it was imported from.
+_GRADER_SOURCES: dict[str, str] = {}
+
+
+def _grader_modules(grader_dir: Path) -> dict[str, str]:
+    """Module name pytest gives each Python file of ``grader_dir`` -> that file's stamp
+    (path and SHA-256 of its bytes).
+
+    pytest's ``--import-mode=importlib`` names a grader module after its path below the
+    rootdir (``test_variance``) and reuses whatever ``sys.modules`` holds under that name,
+    so a later session in this process would run an earlier module: another exercise's
+    copy of the same file name, or the graders before an edit.
+    """
+    from _pytest.pathlib import (
+        CouldNotResolvePathError,
+        module_name_from_path,
+        resolve_pkg_root_and_module_name,
+    )
+
+    found = {}
+    for path in sorted(Path(grader_dir).rglob("*.py")):
+        try:
+            name = resolve_pkg_root_and_module_name(path, consider_namespace_packages=False)[1]
+        except CouldNotResolvePathError:
+            name = module_name_from_path(path, Path(grader_dir))
+        found[name] = f"{path}\0{hashlib.sha256(path.read_bytes()).hexdigest()}"
+    return found
+
+
+def _forget_stale_graders(modules: dict[str, str]) -> None:
+    """Drop from ``sys.modules`` every grader module imported from another file or an older
+    source than ``modules`` names: the session imports the current one."""
+    for name, stamp in modules.items():
+        if name in sys.modules and _GRADER_SOURCES.get(name) != stamp:
+            for loaded in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+                del sys.modules[loaded]
+            _GRADER_SOURCES.pop(name, None)
+
+
+def _remember_graders(modules: dict[str, str]) -> None:
+    for name, stamp in modules.items():
+        module = sys.modules.get(name)
+        if module is not None and stamp.startswith(f"{getattr(module, '__file__', '')}\0"):
+            _GRADER_SOURCES[name] = stamp
+
+
 def _pytest_args(grader_dir: Path, seed: int | None) -> list[str]:
     """pytest's command line for one submission's graders (the notebook and the sandbox's
     settings travel in the :class:`~initkit.grading.pytest_plugin.SubmissionPlugin`)."""
-    args = [str(grader_dir), "--assert=plain", "-q", "-p", "no:cacheprovider",
+    args = [str(grader_dir), "--assert=plain", "-q", *_without_unused_plugins(),
             "--capture=sys", "--rootdir", str(grader_dir), "--confcutdir", str(grader_dir),
             "--import-mode=importlib", "-W", "ignore::pytest.PytestAssertRewriteWarning"]
     if seed is not None:
@@ -231,6 +305,19 @@ def _record_run(result: SubmissionResult, collector: _Collector, code: int, log:
         result.notes.append(f"the notebook was restarted for the next check: {reason}")
     if sb.gone_reason:
         result.notes.append(sb.gone_reason)
+
+
+def _record_timing(result: SubmissionResult, collector: _Collector, source,
+                   session: float) -> None:
+    """Where the session's time went (:attr:`SubmissionResult.timing`)."""
+    sb = collector.submission.sandbox if collector.submission is not None else None
+    result.timing.update(
+        start=source.start_seconds, close=source.close_seconds,
+        cells=sum(c.seconds for c in sb.cells) if sb is not None else 0.0,
+        tests=collector.test_seconds, session=session,
+        requests=float(sb.requests) if sb is not None else 0.0,
+        request_seconds=sb.request_seconds if sb is not None else 0.0,
+        child_seconds=sb.child_seconds if sb is not None else 0.0)
 
 
 def _gate_on_visible_tests(result: SubmissionResult, nb) -> None:
@@ -274,11 +361,14 @@ def collect_tests(grader_dir: Path) -> list[TestResult]:
     key = _content_key(grader_dir)
     if key not in _COLLECTED:
         collector = _Collector()
-        args = [str(grader_dir), "--collect-only", "-q", "-p", "no:cacheprovider",
+        args = [str(grader_dir), "--collect-only", "-q", *_without_unused_plugins(),
                 "--rootdir", str(grader_dir), "--confcutdir", str(grader_dir),
                 "--import-mode=importlib"]
+        modules = _grader_modules(grader_dir)
+        _forget_stale_graders(modules)
         with contextlib.redirect_stdout(io.StringIO()), _empty_ini() as ini:
             pytest.main([*args, "-c", str(ini)], plugins=[collector])
+        _remember_graders(modules)
         _COLLECTED[key] = list(collector.tests.values())
     return [dataclasses.replace(t) for t in _COLLECTED[key]]
 

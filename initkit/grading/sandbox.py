@@ -40,54 +40,12 @@ from pathlib import Path
 
 from ..errors import SandboxError
 from . import cgroup, confine, lifecycle, protocol
-from .confine import (  # noqa: F401 - re-exported for callers of the old module
-    CHILD_SCRIPT,
-    confinement,
-    namespaces_available,
-    processes_of_uid,
-    running_as_root,
-)
-from .lifecycle import seed_matplotlib_cache as _seed_matplotlib_cache  # noqa: F401
-from .lifecycle import template_env as _template_env  # noqa: F401
+from .limits import Limits
 from .pipes import Channel, OutputStream
 
-_Stream = OutputStream  # the old name
 _UID_BASE = 1_900_000_000
 #: Fresh children a submission may get after one died or hung answering a check.
 MAX_RESTARTS = 8
-
-
-@dataclass
-class Limits:
-    """Resource limits and timeouts of one submission's child.
-
-    Attributes:
-        timeout: wall-clock seconds for the whole submission (cells and checks).
-        cell_timeout: wall-clock seconds for one cell or one call from a check.
-        cpu_seconds: ``RLIMIT_CPU`` of the child (per process).
-        memory_bytes: ``RLIMIT_AS`` (address space) of each process, and, where a cgroup
-            is writable (:mod:`.cgroup`), the memory of all its processes together.
-        nproc: ``RLIMIT_NPROC``: processes and threads the child's uid may have (and the
-            cgroup's ``pids.max``); without a cgroup at most :data:`.cgroup.FALLBACK_NPROC`.
-        fsize_bytes: ``RLIMIT_FSIZE``: largest file the child may write.
-        nofile: ``RLIMIT_NOFILE``: open file descriptors.
-        output_bytes: stdout and stderr kept (each); the rest is counted and dropped.
-        disk_bytes: size of the working directory's tmpfs: all the files the notebook
-            writes there together.
-        message_bytes: most bytes of the child's messages buffered at once (frames,
-            blobs, partial input); more kills the child (a protocol error).
-    """
-
-    timeout: float = 120.0
-    cell_timeout: float = 30.0
-    cpu_seconds: int = 120
-    memory_bytes: int = 2 * 1024**3
-    nproc: int = 32
-    fsize_bytes: int = 64 * 1024**2
-    nofile: int = 256
-    output_bytes: int = 256 * 1024
-    message_bytes: int = 256 * 1024**2
-    disk_bytes: int = 512 * 1024**2
 
 
 @dataclass
@@ -139,7 +97,6 @@ class Sandbox:
         self.python = python or sys.executable
         self.isolate_network = isolate_network
         self.data_dir = Path(data_dir) if data_dir else None
-        self.root = running_as_root()
         self.kind: str | None = None  # "root", "userns" or "unconfined", once started
         self.uid: int | None = None
         self.gid: int | None = None
@@ -158,6 +115,12 @@ class Sandbox:
         self._cgroup: cgroup.Group | None = None
         #: why each earlier child of this submission ended (a fresh one took over)
         self.restarts: list[str] = []
+        #: how many requests the checks sent, their wall seconds here (round trips
+        #: included) and the seconds the child says it spent answering them (its own
+        #: word: a measurement to print, never a grade)
+        self.requests = 0
+        self.request_seconds = 0.0
+        self.child_seconds = 0.0
 
     # ------------------------------------------------------------------ life cycle
 
@@ -188,6 +151,7 @@ class Sandbox:
 
     def _launch(self) -> None:
         """Make the working directory, start the child and run its cells."""
+        lifecycle.finish_ending(wait=False)  # earlier children closed without waiting
         self.kind = self._confinement()
         if self.kind == "root":
             self.uid = self.gid = _UID_BASE + os.getpid() % 4_000_000
@@ -289,26 +253,44 @@ class Sandbox:
             else:
                 raise ChildGone(f"the notebook's process sent an unexpected message {event!r}")
 
-    def close(self) -> None:
-        """Kill the child and every process it started; remove its working directory."""
-        self._close_process()
+    def close(self, wait: bool = True) -> None:
+        """Kill the child and every process it started; remove its working directory.
 
-    def _close_process(self) -> None:
+        Args:
+            wait: return once they are gone (default). False: the kill is sent now and
+                nothing more is asked of the child, but waiting for the kernel to end its
+                namespaces and removing its cgroup and folder are left to
+                :func:`.lifecycle.finish_ending` (the next sandbox's start, the end of a
+                grading run, the end of this process), so that wait overlaps with the
+                grader's own work instead of adding to it.
+        """
+        self._close_process(wait)
+
+    def _close_process(self, wait: bool = True) -> None:
+        group, workdir = self._cgroup, self.workdir
+        self._cgroup = self.workdir = None
+
+        def remove_traces() -> None:
+            if group is not None:
+                group.remove()
+            if workdir is not None:
+                shutil.rmtree(workdir, ignore_errors=True)
+
         if self.proc is not None:
             if self._channel is not None:
                 os.close(self._channel.request_w)  # EOF: an idle child ends by itself
                 self._channel.request_w = -1
-            lifecycle.terminate(self.proc, self.kind != "unconfined")
+            if wait:
+                lifecycle.terminate(self.proc, self.kind != "unconfined")
+            else:
+                lifecycle.end_later(self.proc, self.kind != "unconfined", remove_traces)
             if self._channel is not None:
                 self._channel.close()
                 self._channel = None
             self.proc = None
-        if self._cgroup is not None:
-            self._cgroup.remove()
-            self._cgroup = None
-        if self.workdir is not None:
-            shutil.rmtree(self.workdir, ignore_errors=True)
-            self.workdir = None
+            if not wait:
+                return
+        remove_traces()
 
     # ------------------------------------------------------------------ requests
 
@@ -319,12 +301,16 @@ class Sandbox:
             ChildGone: the child is not running, or did not answer within the cell timeout
                 (then it is killed, and every later request raises ChildGone too).
         """
+        self.requests += 1
         if self.gone_reason and self._can_restart():
             self._restart()
         if self.gone_reason:
             raise ChildGone(self.gone_reason)
+        if self._channel is None:
+            raise ChildGone("the notebook's sandbox is closed (or was never started)")
+        sent = time.monotonic()
         try:
-            self._cell_deadline = time.monotonic() + self.limits.cell_timeout
+            self._cell_deadline = sent + self.limits.cell_timeout
             self._send(header, blobs)
             reply = self._receive(cell_timeout=True, what=f"answering {header.get('op')}"
                                   f" {header.get('name', '')}".rstrip())
@@ -333,6 +319,11 @@ class Sandbox:
             self.gone_reason = str(exc)
             self.close_child()
             raise
+        finally:
+            self.request_seconds += time.monotonic() - sent
+        said = reply[0].get("seconds")
+        if type(said) is float and 0.0 <= said <= time.monotonic() - sent:
+            self.child_seconds += said
         return reply
 
     def close_child(self) -> None:

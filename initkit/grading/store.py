@@ -6,6 +6,8 @@ the new one, never half of one). Each file holds the result and what it was grad
 (:class:`ResultKey`: the notebook's bytes' SHA-256, the graders' content digest, the seed),
 so a later run into the same ``--out`` recognises what is graded already and grades only
 the rest; a newer notebook of the same student and exercise replaces the older result.
+Next to the result, ``timing`` says where that grading's time went
+(:attr:`SubmissionResult.timing`; ``benchmarks/bench_grading.py`` reads it).
 
 The tables (grades.csv, results.json, feedback) are views: :func:`load_all` gives every
 result under ``OUT``, whichever run graded it, and :mod:`initkit.grading.report` writes them.
@@ -71,8 +73,8 @@ def save(out: Path, key: ResultKey, result: SubmissionResult) -> Path:
     """Write one result durably (see the module docstring); returns its file."""
     path = result_path(out, key.student, key.exercise)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps({"format": FORMAT, "key": asdict(key), "result": result.to_dict()},
-                      indent=1)
+    text = json.dumps({"format": FORMAT, "key": asdict(key), "result": result.to_dict(),
+                       "timing": result.timing}, indent=1)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     with open(tmp, "w") as fh:
         fh.write(text)

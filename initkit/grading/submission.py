@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,13 +117,26 @@ class Probe:
 
 @dataclass
 class Figure:
-    """A figure the notebook left open or holds in a variable: PNG bytes (checked
-    signature), its axes, and the notebook variables that name it (``["fig"]``)."""
+    """A figure the notebook left open or holds in a variable: its axes, the notebook
+    variables that name it (``["fig"]``), and its PNG image (checked signature).
+
+    The image is drawn in the child only when a check first reads :attr:`png` (drawing
+    costs more than the data, and most checks read only the data), so read it while the
+    submission's sandbox runs (within the pytest session).
+    """
 
     number: int
-    png: bytes
     axes: list[Axes] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
+    _draw: Callable[[], bytes] | None = field(default=None, repr=False, compare=False)
+    _png: bytes | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def png(self) -> bytes:
+        """The figure as a PNG image at 60 dpi (empty if it cannot be drawn)."""
+        if self._png is None:
+            self._png = self._draw() if self._draw is not None else b""
+        return self._png
 
 
 class Submission:
@@ -147,6 +161,27 @@ class Submission:
                 finite data.
         """
         return self._call(name, args, kwargs, finite=True)
+
+    def call_many(self, name: str, arg_lists: Iterable[tuple | list], *,
+                  finite: bool = True) -> list[Any]:
+        """``[call(name, *args) for args in arg_lists]`` in one round trip to the child.
+
+        For a check that calls the same function many times (300 draws of a random matrix
+        for a distribution test): one request instead of one per call, the same values.
+        The whole batch must finish within one cell timeout.
+
+        Raises:
+            StudentError: the name is missing, a call raised (the message says which), or
+                a result is not (finite) data.
+        """
+        calls = [list(args) for args in arg_lists]
+        tree, blobs = protocol.encode(calls)
+        _refuse_opaque(tree)
+        values = self._value(self._request({"op": "calls", "name": _name(name), "args": tree},
+                                           blobs))
+        if not isinstance(values, list) or len(values) != len(calls):
+            raise BadValue(f"the notebook sent {name}'s results in an unexpected form")
+        return [_validated(v, finite, f"{name}(...) returned a value that") for v in values]
 
     def call_unchecked(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Like :meth:`call`, but NaN and infinities are returned instead of refused."""
@@ -242,8 +277,15 @@ class Submission:
         """The figures the notebook made (open at the end of its cells), as data."""
         if self._figures is None:
             raw = self._value(self._request({"op": "figures"}))
-            self._figures = _parse_figures(raw)
+            self._figures = _parse_figures(raw, self._png)
         return self._figures
+
+    def _png(self, index: int) -> bytes:
+        """The image of the ``index``-th figure of :attr:`figures`, drawn in the child."""
+        png = self._value(self._request({"op": "png", "index": index}))
+        if not isinstance(png, bytes) or (png and not png.startswith(_PNG_SIGNATURE)):
+            raise BadValue("a figure's image is not PNG data")
+        return png
 
     def figure(self, name: str) -> Figure:
         """The figure the notebook's variable ``name`` holds.
@@ -331,17 +373,15 @@ def _shift_blobs(tree: Any, offset: int) -> Any:
     return tree
 
 
-def _parse_figures(raw: Any) -> list[Figure]:
-    """Build :class:`Figure` objects from decoded data, checking every field's type."""
+def _parse_figures(raw: Any, draw: Callable[[int], bytes]) -> list[Figure]:
+    """Build :class:`Figure` objects from decoded data, checking every field's type;
+    ``draw(i)`` fetches the image of the ``i``-th when a check reads it."""
     if not isinstance(raw, list):
         raise BadValue("the notebook sent figures in an unexpected form")
     figures = []
-    for f in raw:
+    for position, f in enumerate(raw):
         if not isinstance(f, dict):
             raise BadValue("a figure is not a record")
-        png = f.get("png", b"")
-        if not isinstance(png, bytes) or (png and not png.startswith(_PNG_SIGNATURE)):
-            raise BadValue("a figure's image is not PNG data")
         axes = []
         for a in f.get("axes", []) if isinstance(f.get("axes"), list) else []:
             if not isinstance(a, dict):
@@ -362,7 +402,8 @@ def _parse_figures(raw: Any) -> list[Figure]:
         names = [n[:100] for n in f.get("names", []) if isinstance(n, str)] \
             if isinstance(f.get("names"), list) else []
         figures.append(Figure(number=number if type(number) is int else len(figures) + 1,
-                              png=png, axes=axes, names=names))
+                              axes=axes, names=names,
+                              _draw=functools.partial(draw, position)))
     return figures
 
 

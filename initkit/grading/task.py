@@ -15,6 +15,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,9 @@ from .settings import GradingSettings
 
 #: One grading at a time per process (pytest and the sandbox keep per-process state).
 _GRADE_LOCK = threading.Lock()
+#: Submissions graded in this process so far (the first one also pays the process's
+#: start-up: imports, the template; ``timing["earlier"]`` says which one a result was).
+_GRADED_HERE = [0]
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,7 @@ def grade_task(task: Task) -> SubmissionResult:
     """Grade one submission here (see the module docstring). Idempotent."""
     from .runner import grade_one
 
+    start = time.monotonic()
     os.environ.setdefault("MPLBACKEND", "Agg")
     job = task.job
     grader_dir = _grader_dir(task)
@@ -80,12 +85,16 @@ def grade_task(task: Task) -> SubmissionResult:
                 fh.truncate(task.size)
         with _GRADE_LOCK:
             result = grade_one(replace(job, path=copy), grader_dir, task.settings, task.seed)
+            result.timing["earlier"] = float(_GRADED_HERE[0])
+            _GRADED_HERE[0] += 1
     finally:
         shutil.rmtree(private, ignore_errors=True)
     mapping = [(str(private), str(job.path.parent))]
     if grader_dir is not None and task.graders and str(grader_dir) != task.graders:
         mapping.append((str(grader_dir), task.graders))
-    return replace(_map_result(result, mapping), path=str(job.path))
+    result = replace(_map_result(result, mapping), path=str(job.path))
+    result.timing["task"] = time.monotonic() - start
+    return result
 
 
 def _remap(text: str, mapping: list[tuple[str, str]]) -> str:

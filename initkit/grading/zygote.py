@@ -4,7 +4,10 @@ Starting ``python -I`` and importing numpy and matplotlib costs about 0.5-0.8 s,
 the rest of grading a small notebook. The zygote (the Android/Chromium name for the same
 idea, and what ``multiprocessing``'s ``forkserver`` does) is a ``python -I`` process started
 once per grading process, with a scrubbed environment and one BLAS thread, that imports
-:data:`PRELOAD` and then only ever forks: it never runs student code itself. For each
+:data:`PRELOAD`, fills the caches every child would fill (:func:`warm`), builds the
+notebook's IPython shell (:func:`initkit.grading.child.prepare`), freezes its heap
+for the children's garbage collector, and then only ever forks: it never runs student
+code itself. For each
 submission the trusted side sends it, over a ``SOCK_SEQPACKET`` Unix socket, the sandbox
 plan (:func:`initkit.grading.confine.make_plan`), the working directory, the
 environment and four pipe ends (``SCM_RIGHTS``); the forked child starts a new session,
@@ -38,15 +41,50 @@ PRELOAD = ("numpy", "matplotlib", "matplotlib.pyplot", "initkit",
            "matplotlib_inline.backend_inline")
 
 
-def _warm() -> None:
-    """Caches the children would each fill: matplotlib's backend registry reads every
-    installed package's entry points (~0.2 s) the first time a backend name is checked."""
-    try:
-        from matplotlib.backends.registry import backend_registry
+def warm() -> None:
+    """Fill the caches every child would otherwise fill for itself, once, in the template.
 
-        backend_registry.is_valid_backend("inline")
-    except Exception:  # noqa: BLE001 - an older matplotlib: nothing to warm
-        pass
+    - matplotlib's backend registry reads every installed package's entry points the first
+      time a backend name is checked (~0.2 s);
+    - ``initkit``'s plugin registry (built-ins and entry points, ~0.1-0.4 s on the first
+      ``calculate_gain`` or ``get_initializer``): the template's environment is the child's
+      (scrubbed, no ``INITKIT_PLUGINS``), so it is the registry the child would build;
+    - matplotlib's first figure: fonts loaded and text measured, a log axis, a legend, one
+      drawing (~0.3 s); the figure is closed again, so a child starts with no figure open
+      and numbers its first figure 1, as a fresh kernel does.
+
+    A cache that cannot be filled (an older matplotlib, a broken plugin) is left to the
+    child, which then meets the same problem itself.
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            from matplotlib.backends.registry import backend_registry
+
+            backend_registry.is_valid_backend("inline")
+        except Exception:  # noqa: BLE001 - an older matplotlib: nothing to warm
+            pass
+        try:
+            from initkit import registry
+
+            registry.initializers()
+            registry.activations()
+        except Exception:  # noqa: BLE001 - the child reports a broken plugin itself
+            pass
+        try:
+            import matplotlib.pyplot as plt
+
+            fig, ax = plt.subplots()
+            ax.plot([1, 2, 3], [1, 10, 100], label="warm")
+            ax.set_yscale("log")
+            ax.set(title="warm", xlabel="x", ylabel="y")
+            ax.legend()
+            fig.canvas.draw()
+            plt.close("all")
+        except Exception:  # noqa: BLE001 - no figure could be drawn: nothing to warm
+            pass
 
 
 class ZygoteChild:
@@ -79,6 +117,10 @@ class ZygoteChild:
 class Zygote:
     """Trusted-side handle of the template process.
 
+    The process starts at once and warms up on its own (1-3 s); the first :meth:`spawn`
+    waits until it is ready, so the grader's own start-up (pytest, the graders, the
+    notebook) overlaps with the template's.
+
     Args:
         python: the interpreter (the one whose numpy the notebooks use).
         env: its environment (already scrubbed).
@@ -88,6 +130,7 @@ class Zygote:
     def __init__(self, python: str, env: dict[str, str], preload: tuple[str, ...] = PRELOAD):
         self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.exits: dict[int, int] = {}
+        self._ready = False
         try:
             self.proc = subprocess.Popen(
                 [python, "-I", "-u", os.path.abspath(__file__), str(theirs.fileno()),
@@ -96,10 +139,20 @@ class Zygote:
                 start_new_session=True)
         finally:
             theirs.close()
-        reply = self._recv(timeout=60)
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Return once the template has warmed up and serves.
+
+        Raises:
+            OSError: it did not say so within ``timeout`` s (it is stopped then).
+        """
+        if self._ready:
+            return
+        reply = self._recv(timeout=timeout)
         if reply is None or reply.get("ready") is not True:
             self.close()
             raise OSError("the grading template process did not start")
+        self._ready = True
 
     def alive(self) -> bool:
         """Whether the template process still runs."""
@@ -110,7 +163,12 @@ class Zygote:
         """Fork a confined child; ``fds`` = request read end, reply write end, stdout and
         stderr write ends. The template receives copies of them: the caller still owns
         these and closes them (only the owner closes an fd: a second close would hit
-        whichever file another thread opened under the same number meanwhile)."""
+        whichever file another thread opened under the same number meanwhile).
+
+        Raises:
+            OSError: the template did not start, or stopped answering.
+        """
+        self.wait_ready()
         msg = json.dumps({"plan": plan, "cwd": cwd, "env": env}).encode()
         socket.send_fds(self.sock, [msg], fds)
         while True:
@@ -159,7 +217,8 @@ _ZYGOTES: dict[str, Zygote] = {}
 
 
 def get_zygote(python: str, env: dict[str, str]) -> Zygote:
-    """This process's template for ``python`` (started on first use, restarted if dead)."""
+    """This process's template for ``python`` (started on first use, restarted if dead;
+    perhaps still warming up: :meth:`Zygote.spawn` waits for it)."""
     z = _ZYGOTES.get(python)
     if z is None or not z.alive() or z.proc.pid is None:
         if z is not None:
@@ -221,7 +280,18 @@ def _serve(sock_fd: int, preload: list[str], parent: int) -> None:
         shutil.rmtree(home, ignore_errors=True)
 
 
-def _serve_forever(sock_fd: int, preload: list[str]) -> None:
+def preload_and_warm(preload: list[str] | tuple[str, ...] = PRELOAD) -> None:
+    """Import ``preload``, :func:`warm` the caches and freeze the heap: the state every
+    child starts from (``benchmarks/bench_grading.py`` times a notebook's cells in a process
+    made the same way, the limit a sandbox can approach).
+
+    What the process holds then is shared by every child, copy-on-write; frozen
+    (``gc.freeze``, after a last collection: the ``gc`` documentation's recipe for a
+    process that forks without exec), a child's garbage collections never walk it, so they
+    neither spend time on it nor copy its pages (a plotting cell: 0.7 s without, 0.26 s
+    with).
+    """
+    import gc
     import importlib
 
     for name in preload:
@@ -229,11 +299,33 @@ def _serve_forever(sock_fd: int, preload: list[str]) -> None:
             importlib.import_module(name)
         except Exception:  # a missing optional module just is not preloaded
             pass
-    _warm()
+    warm()
+    gc.collect()
+    gc.freeze()
+
+
+def _serve_forever(sock_fd: int, preload: list[str]) -> None:
+    import gc
+    import signal
+
     from initkit.grading import child, libc
     from initkit.grading.confine import enter
 
+    preload_and_warm(preload)
+    try:
+        child.prepare()
+    except Exception:  # noqa: BLE001 - then each child builds its own, and meets the problem
+        pass
+
     libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
+    # a child's exit wakes the loop at once (its report is what a closing sandbox waits for)
+    wake_r, wake_w = os.pipe()
+    for fd in (wake_r, wake_w):
+        os.set_blocking(fd, False)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    signal.set_wakeup_fd(wake_w)
+    gc.collect()  # the shell and the loop's own imports: frozen too
+    gc.freeze()
     sock = socket.socket(fileno=sock_fd)
     sock.send(json.dumps({"ready": True}).encode())
     ours: set[int] = set()
@@ -249,8 +341,11 @@ def _serve_forever(sock_fd: int, preload: list[str]) -> None:
                 ours.discard(pid)
                 sock.send(json.dumps({"exit": pid,
                                       "code": os.waitstatus_to_exitcode(status)}).encode())
-        ready, _, _ = select.select([sock], [], [], 0.05)
-        if not ready:
+        ready, _, _ = select.select([sock, wake_r], [], [], 1.0)
+        if wake_r in ready:
+            while _drained(wake_r):
+                pass
+        if sock not in ready:
             continue
         msg, fds, _, _ = socket.recv_fds(sock, 1 << 20, 8)
         if not msg:
@@ -260,7 +355,11 @@ def _serve_forever(sock_fd: int, preload: list[str]) -> None:
         if pid == 0:
             code = 1
             try:
+                signal.set_wakeup_fd(-1)
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
                 sock.close()
+                os.close(wake_r)
+                os.close(wake_w)
                 os.setsid()
                 req_r, rep_w, out_w, err_w = fds
                 null = os.open(os.devnull, os.O_RDONLY)
@@ -291,6 +390,14 @@ def _serve_forever(sock_fd: int, preload: list[str]) -> None:
         for fd in fds:
             os.close(fd)
         sock.send(json.dumps({"pid": pid}).encode())
+
+
+def _drained(fd: int) -> bool:
+    """Read what is waiting on a non-blocking pipe; False once it is empty."""
+    try:
+        return bool(os.read(fd, 4096))
+    except BlockingIOError:
+        return False
 
 
 if __name__ == "__main__":
