@@ -275,7 +275,8 @@ def test_nbgrader_assignment_folder_decides_the_exercise(tmp_path):
 def test_working_directory_is_a_size_limited_tmpfs(prewarm):
     """Files written to the working directory fill a tmpfs of Limits.disk_bytes, not the disk;
     the submission and the exercise's data are copied onto it."""
-    from initkit.grading.sandbox import Limits, Sandbox
+    from initkit.grading.limits import Limits
+    from initkit.grading.sandbox import Sandbox
     from initkit.grading.submission import Submission
 
     cell = ("import os\nfiles = sorted(os.listdir('.'))\nwritten, err = 0, None\ntry:\n"

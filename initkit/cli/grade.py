@@ -89,7 +89,8 @@ def grade(submissions: tuple[Path, ...], graders_dir: Path | None, exercise: str
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
     if not warnings:  # confined: say once which memory limit applies here
-        from ..grading.sandbox import Limits, memory_limit_description
+        from ..grading.limits import Limits
+        from ..grading.sandbox import memory_limit_description
 
         click.echo(memory_limit_description(Limits(memory_bytes=memory_mb * 1024**2)),
                    err=True)

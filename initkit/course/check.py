@@ -67,8 +67,9 @@ def check_notebook(path: Path, settings: GradingSettings = CHECK, *,
         NotebookError: not a usable notebook (the message names the file and why).
     """
     from ..grading.cells import cell_points, code_cell_labels, manual_items, test_cells
+    from ..grading.limits import Limits
     from ..grading.notebook import load_notebook
-    from ..grading.sandbox import Limits, Sandbox
+    from ..grading.sandbox import Sandbox
 
     given = {"timeout": timeout, "cell_timeout": cell_timeout, "memory_mb": memory_mb,
              "unconfined": unconfined}
