@@ -32,7 +32,7 @@ lab: $(STAMP)
 # Mutation testing with mutmut ([tool.mutmut] in pyproject.toml), e.g.
 # `make mutation MODULES="fans gain"` or `make mutation MODULES=grading.gradebook`. Each module
 # brings its own fast in-process tests (MUTATION_TESTS_<module>; the rest of the selection is
-# deselected), and mutmut runs every mutant against only those of them that call the mutated
+# ignored), and mutmut runs every mutant against only those of them that call the mutated
 # function: MUTATION_JOBS workers, one BLAS thread each. The survivors are listed at the end
 # (`mutmut show NAME` prints one's diff).
 MUTATION_MODULES := fans gain builtin_initializers nn theory simulation sweep grading.report \
@@ -46,7 +46,7 @@ MUTATION_TESTS_gain := $(MUTATION_CORE_TESTS)
 MUTATION_TESTS_builtin_initializers := $(MUTATION_CORE_TESTS)
 MUTATION_TESTS_nn := tests/test_nn.py
 MUTATION_TESTS_theory := tests/test_theory.py tests/test_theory_accuracy.py \
-	tests/test_theory_degenerate.py
+	tests/test_theory_degenerate.py tests/test_theory_network.py tests/test_theory_maps.py
 MUTATION_TESTS_simulation := tests/test_simulate.py
 MUTATION_TESTS_sweep := tests/test_sweep.py
 MUTATION_TESTS_grading.report := tests/test_grading_report.py
@@ -60,7 +60,7 @@ mutation: $(STAMP)
 	test -x $(BIN)/mutmut || $(BIN)/python -m pip install --quiet "mutmut>=3.3"
 	rm -f mutants/mutmut-stats.json  # the test selection depends on MODULES
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
-	PYTEST_ADDOPTS="$(foreach t,$(filter-out $(MUTATION_SELECTED),$(MUTATION_ALL_TESTS)),--deselect=$(t))" \
+	PYTEST_ADDOPTS="$(foreach t,$(filter-out $(MUTATION_SELECTED),$(MUTATION_ALL_TESTS)),--ignore=$(t))" \
 	$(BIN)/mutmut run --max-children $(MUTATION_JOBS) $(foreach m,$(MODULES),"initkit.$(m).*")
 	$(BIN)/mutmut results
 

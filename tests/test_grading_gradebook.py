@@ -4,6 +4,7 @@ summed into its auto score, and a hand grade of 0 is a grade."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nbformat
@@ -11,6 +12,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 from initkit.course.setup import course_config, nbgrader
+from initkit.errors import GradebookError
 from initkit.grading.gradebook import read_manual_scores, write_gradebook
 from initkit.grading.results import ManualItem, SubmissionResult, TestResult
 
@@ -94,6 +96,16 @@ def test_a_cells_checks_are_summed_into_its_auto_score(course):
     assert _auto_scores(root, "bob") == {"test_two": 0.5, "test_one": 0.0}
 
 
+def test_grading_again_replaces_the_auto_scores(course):
+    """A submission written a second time (a regrade) has its cells' new sums, not the old
+    ones and not old plus new."""
+    root, graders = course
+    for scores in ({"test_first": 1.0, "test_second": 2.0, "test_alone": 4.0},
+                   {"test_first": 0.0, "test_second": 1.5, "test_alone": 2.0}):
+        assert write_gradebook([_result("rex", scores)], root, graders={"ps": graders}) == []
+    assert _auto_scores(root, "rex") == {"test_two": 1.5, "test_one": 2.0}
+
+
 def test_a_hand_grade_of_zero_is_a_grade(course):
     """A manual score of 0 in the gradebook is taken (score 0, nothing pending); a cell
     nobody graded stays pending."""
@@ -107,3 +119,149 @@ def test_a_hand_grade_of_zero_is_a_grade(course):
     carl, dora = results
     assert carl.manual[0].score == 0.0 and carl.pending == 0.0
     assert dora.manual[0].score is None and dora.pending == 2.0
+
+
+def _students(root: Path) -> set[str]:
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        return {s.id for s in gb.students}
+
+
+def test_only_graded_and_invalid_submissions_with_an_exercise_are_written(course):
+    """A graded and an invalid (0 points) submission are written; one whose grading failed
+    (status error: graded again by the next run) and one with no exercise are not."""
+    root, graders = course
+    invalid = _result("fay", {})
+    invalid.status = "invalid"
+    failed = _result("gus", {"test_alone": 4.0})
+    failed.status = "error"
+    lost = _result("hal", {"test_alone": 4.0})
+    lost.exercise = None
+    write_gradebook([failed, lost, _result("eve", {"test_alone": 4.0}), invalid], root,
+                    graders={"ps": graders})
+    students = _students(root)
+    assert {"eve", "fay"} <= students and not {"gus", "hal"} & students
+    assert _auto_scores(root, "eve")["test_one"] == 4.0
+
+
+def test_checks_without_a_grade_cell_of_the_assignment_are_warned_about_once(course, tmp_path):
+    """A check whose points marker has no grade_id, or names a cell the assignment does not
+    have, is not written and gets one warning sentence (once, however many submissions
+    have it, sorted); without graders every check has no grade_id. The graders are read
+    from their own folder even after another folder's file of the same name (test_ps.py)
+    was collected in this process."""
+    root, course_graders = course
+    assert write_gradebook([_result("hugo", {"test_alone": 1.0})], root,
+                           graders={"ps": course_graders}) == []
+    graders = tmp_path / "ps"
+    graders.mkdir()
+    (graders / "test_ps.py").write_text(
+        "import pytest\n\n\n@pytest.mark.points(1)\ndef test_bare(submission):\n    pass\n\n\n"
+        "@pytest.mark.points(1, grade_id='test_nope')\ndef test_lost(submission):\n    pass\n\n\n"
+        "@pytest.mark.points(4, grade_id='test_one')\ndef test_alone(submission):\n    pass\n")
+    results = [_result(s, {"test_bare": 1.0, "test_lost": 1.0, "test_alone": 3.0})
+               for s in ("ivy", "jon")]
+    assert write_gradebook(results, root, graders={"ps": graders}) == [
+        "ps: grade cell 'test_nope' (test test_ps.py::test_lost) is not in the assignment",
+        "ps: test test_ps.py::test_bare has no grade_id in its points marker; not written to "
+        "the gradebook"]
+    assert _auto_scores(root, "ivy")["test_one"] == 3.0
+    assert write_gradebook([_result("kim", {"test_alone": 3.0})], root) == [
+        "ps: test test_ps.py::test_alone has no grade_id in its points marker; not written to "
+        "the gradebook"]
+
+
+def test_an_assignment_missing_from_the_gradebook_is_a_gradebook_error(course):
+    """Scores of an exercise nbgrader never generated: GradebookError naming the assignment,
+    the gradebook and the command that adds it."""
+    root, graders = course
+    result = _result("lea", {"test_alone": 4.0})
+    result.exercise = "ps2"
+    with pytest.raises(GradebookError) as info:
+        write_gradebook([result], root, graders={"ps": graders})
+    assert str(info.value) == (f"assignment 'ps2' is not in the gradebook sqlite:///"
+                               f"{root.resolve() / 'gradebook.db'}: run `nbgrader "
+                               f"generate_assignment ps2` in {root} first")
+
+
+def test_a_gradebook_that_cannot_be_opened_is_one_clear_gradebook_error(tmp_path):
+    """A database nbgrader cannot open (its folder does not exist) is a GradebookError of
+    one line naming the URL and the cause, not a SQLAlchemy traceback."""
+    url = f"sqlite:///{tmp_path / 'missing' / 'gradebook.db'}"
+    with pytest.raises(GradebookError) as info:
+        write_gradebook([_result("max", {})], tmp_path, db_url=url)
+    message = str(info.value)
+    assert message.startswith(f"could not write the scores into {url}: OperationalError: ")
+    assert message.endswith(f"Check that {tmp_path} is an nbgrader course whose gradebook "
+                            "nbgrader itself can open")
+
+
+def test_a_new_gradebook_is_created_without_the_environment_activated(tmp_path, monkeypatch):
+    """nbgrader runs `alembic` from PATH to create a gradebook: with this environment's bin
+    folder not on PATH (initkit run by its full path) the new gradebook is still created
+    (the error is then the missing assignment), and the bin folder is put first on PATH,
+    once however often the gradebook is written; with no PATH at all it becomes PATH."""
+    import sys
+
+    bindir = str(Path(sys.executable).parent)
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    for _ in range(2):
+        with pytest.raises(GradebookError, match="assignment 'ps' is not in the gradebook"):
+            write_gradebook([_result("ned", {})], tmp_path)
+        assert os.environ["PATH"] == f"{bindir}{os.pathsep}/usr/bin:/bin"
+    assert (tmp_path / "gradebook.db").is_file()
+    monkeypatch.delenv("PATH")
+    with pytest.raises(GradebookError, match="assignment 'ps' is not in the gradebook"):
+        write_gradebook([_result("ned", {})], tmp_path)
+    assert os.environ["PATH"] == f"{bindir}{os.pathsep}"
+
+
+def test_manual_scores_are_read_only_for_submissions_in_the_gradebook(course):
+    """read_manual_scores counts the hand grades it takes (1.5 kept as 1.5, 2 of 2); a
+    submission the gradebook does not have, one with no hand-graded cell and one with no
+    exercise are skipped, their cells left pending."""
+    root, graders = course
+    graded = [_result("oli", {"test_alone": 4.0}), _result("ola", {"test_alone": 4.0})]
+    write_gradebook(graded, root, graders={"ps": graders})
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        gb.find_grade("essay", "ps", "ps", "oli").manual_score = 1.5
+        gb.find_grade("essay", "ps", "ps", "ola").manual_score = 2.0
+        gb.db.commit()
+    absent = _result("pia", {})
+    bare = _result("oli", {})
+    bare.manual = []
+    lost = _result("oli", {})
+    lost.exercise = None
+    assert read_manual_scores([bare, absent, lost, *graded], root) == 2
+    assert [r.manual[0].score for r in graded] == [1.5, 2.0] and graded[0].pending == 0.0
+    assert absent.manual[0].score is None and lost.manual[0].score is None
+
+
+def test_reading_the_graders_unloads_only_the_graders_own_modules(course, tmp_path):
+    """After the graders' markers are read, the graders' module is forgotten (another folder
+    may have a file of the same name), but a library they imported from elsewhere stays
+    loaded, and a module object without a file that they registered is left alone."""
+    import sys
+    import uuid
+
+    root, _ = course
+    helper = f"initkit_helper_{uuid.uuid4().hex}"
+    stub = f"initkit_stub_{uuid.uuid4().hex}"
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / f"{helper}.py").write_text("VALUE = 1\n")
+    graders = tmp_path / "graders"
+    graders.mkdir()
+    (graders / "test_ps_own.py").write_text(
+        f"import sys\nimport types\n\nimport pytest\n\nsys.path.insert(0, {str(tmp_path / 'lib')!r})\n"
+        f"import {helper}  # noqa: E402\n\nsys.modules[{stub!r}] = types.ModuleType({stub!r})\n\n\n"
+        "@pytest.mark.points(4, grade_id='test_one')\ndef test_alone(submission):\n    pass\n")
+    result = _result("uma", {})
+    result.tests = [TestResult(name="test_ps_own.py::test_alone", score=4.0, max_score=4.0)]
+    try:
+        assert write_gradebook([result], root, graders={"ps": graders}) == []
+        assert helper in sys.modules and stub in sys.modules
+        assert "test_ps_own" not in sys.modules
+    finally:
+        sys.path[:] = [p for p in sys.path if p != str(tmp_path / "lib")]
+        for name in (helper, stub):
+            sys.modules.pop(name, None)
+    assert _auto_scores(root, "uma")["test_one"] == 4.0

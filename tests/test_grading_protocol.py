@@ -214,3 +214,481 @@ def test_an_oversized_json_part_is_refused_from_its_length_prefix():
     reader.feed(protocol.pack({"value": tree}, blobs))
     header, got = reader.message()
     assert protocol.decode(header["value"], got) == big
+
+
+# --------------------------------------------------------------------------------------
+# Each rule of the wire format on its own, against trees and bytes written out by hand.
+
+
+def test_encode_gives_the_documented_tagged_tree():
+    """Plain JSON for None, bools, ints, finite floats and str (numpy scalars and
+    subclasses as their plain values); tags for non-finite floats, bytes, arrays, tuples,
+    dicts, Rng; one blob per bytes or array, numbered in order."""
+    class Text(str):
+        pass
+
+    tree, blobs = protocol.encode([None, True, False, np.bool_(True), 7, np.int8(-3), 0.5,
+                                   np.float32(0.25), Text("s"), float("inf"),
+                                   np.float64("-inf"), float("nan"), b"ab", bytearray(b"c"),
+                                   np.arange(2), (1,), {"k": 1, 2: "v"},
+                                   protocol.Rng(7)])
+    assert tree == [None, True, False, True, 7, -3, 0.5, 0.25, "s",
+                    {"$": "float", "v": "inf"}, {"$": "float", "v": "-inf"},
+                    {"$": "float", "v": "nan"}, {"$": "bytes", "i": 0},
+                    {"$": "bytes", "i": 1}, {"$": "nd", "i": 2}, {"$": "tuple", "v": [1]},
+                    {"$": "dict", "v": [["k", 1], [2, "v"]]}, {"$": "rng", "seed": 7}]
+    assert [type(x) for x in tree[3:9]] == [bool, int, int, float, float, str]
+    assert blobs[:2] == [b"ab", b"c"]
+    np.testing.assert_array_equal(np.load(io.BytesIO(blobs[2])), np.arange(2))
+
+
+def test_encode_turns_what_is_not_data_into_an_opaque_marker():
+    """A set, a class instance, an object array, a dict with bool or float keys, a broken
+    array-like and a value nested deeper than MAX_DEPTH become opaque markers naming what
+    they were; the value at the deepest allowed level still crosses."""
+    class Thing:
+        pass
+
+    class Broken:  # claims to come from the array module; its buffer cannot be read
+        __module__ = "array"
+
+        def __array__(self, *args, **kwargs):
+            raise RuntimeError("no data")
+
+    def nested(levels, inner):
+        for _ in range(levels):
+            inner = [inner]
+        return inner
+
+    tree, blobs = protocol.encode([set(), Thing(), np.array([None]), {True: 1}, {1.5: 1},
+                                   Broken()])
+    assert tree == [{"$": "opaque", "type": "set"},
+                    {"$": "opaque", "type": f"{__name__}.test_encode_turns_what_is_not_data_"
+                                            "into_an_opaque_marker.<locals>.Thing"},
+                    {"$": "opaque", "type": "array of dtype object"},
+                    {"$": "opaque", "type": "dict with bool keys"},
+                    {"$": "opaque", "type": "dict with float keys"},
+                    {"$": "opaque", "type": "array (RuntimeError)"}]
+    assert blobs == []
+    assert protocol.encode(nested(protocol.MAX_DEPTH, 5))[0] == nested(protocol.MAX_DEPTH, 5)
+    assert protocol.encode(nested(protocol.MAX_DEPTH + 1, 5))[0] == nested(
+        protocol.MAX_DEPTH + 1, {"$": "opaque", "type": "nesting deeper than 32"})
+
+
+def test_buffers_cross_as_arrays():
+    """memoryview and array.array travel as numeric arrays of their items."""
+    import array
+
+    got = roundtrip([memoryview(b"\x01\x02"), array.array("d", [1.5, 2.5])])
+    np.testing.assert_array_equal(got[0], np.array([1, 2], dtype=np.uint8))
+    np.testing.assert_array_equal(got[1], np.array([1.5, 2.5]))
+
+
+def test_an_rng_seed_is_an_int_from_0_to_2_to_the_63():
+    """Rng takes an int seed in [0, 2**63) and nothing else (no bool, no float), shows as
+    Rng(seed), and materializes, at any depth, into default_rng(seed)'s generator."""
+    assert repr(protocol.Rng(0)) == "Rng(0)" and protocol.Rng(2**63 - 1).seed == 2**63 - 1
+    for bad in (-1, 2**63, True, 1.0, "1"):
+        with pytest.raises(ValueError, match=r"an Rng seed is an int in \[0, 2\*\*63\), got"):
+            protocol.Rng(bad)
+    made = protocol.materialize([protocol.Rng(7), (protocol.Rng(8),), {"k": protocol.Rng(9)},
+                                 "x"])
+    want = [np.random.default_rng(s).random(3) for s in (7, 8, 9)]
+    np.testing.assert_array_equal(made[0].random(3), want[0])
+    assert type(made[1]) is tuple
+    np.testing.assert_array_equal(made[1][0].random(3), want[1])
+    np.testing.assert_array_equal(made[2]["k"].random(3), want[2])
+    assert made[3] == "x"
+    rng = roundtrip(protocol.Rng(5))
+    assert type(rng) is protocol.Rng and rng.seed == 5
+    with pytest.raises(TypeError, match="^v is an object of type Rng, not data"):
+        protocol.validate(rng, what="v")
+    with pytest.raises(protocol.ProtocolError, match=r"got -1"):
+        protocol.decode({"$": "rng", "seed": -1}, [])
+
+
+def test_pack_writes_length_prefixed_frames():
+    """A message is an 8-byte big-endian length and compact JSON (nblobs added), then each
+    blob with its length; a NaN in the header is refused."""
+    assert protocol.pack({"a": 1}, [b"xy"]) == (b"\0\0\0\0\0\0\0\x12" + b'{"a":1,"nblobs":1}'
+                                                + b"\0\0\0\0\0\0\0\x02" + b"xy")
+    assert protocol.pack({}) == b"\0\0\0\0\0\0\0\x0c" + b'{"nblobs":0}'
+    with pytest.raises(ValueError):
+        protocol.pack({"a": float("nan")})
+
+
+def test_the_reader_assembles_messages_fed_a_byte_at_a_time():
+    """Two messages fed byte by byte come out whole and in order (None before each is
+    complete), with their blobs."""
+    data = protocol.pack({"n": 1}, [b"ab", b""]) + protocol.pack({"n": 2})
+    reader = protocol.FrameReader()
+    got = []
+    for i in range(len(data)):
+        reader.feed(data[i:i + 1])
+        while (msg := reader.message()) is not None:
+            got.append((i, msg))
+    assert got == [(len(data) - 27, ({"n": 1, "nblobs": 2}, [b"ab", b""])),
+                   (len(data) - 1, ({"n": 2, "nblobs": 0}, []))]
+    assert reader.message() is None
+
+
+def test_the_reader_limits_are_exact():
+    """A frame of exactly max_frame bytes, a header of exactly max_header, nblobs of exactly
+    max_blobs and exactly max_total bytes held are accepted; one more of each is refused,
+    with the limit in the message; the frame limit is the smaller of max_frame and
+    max_total."""
+    msg = protocol.pack({}, [b"x" * 20])  # header of 12 bytes, blob of 20
+    protocol.FrameReader(max_frame=20, max_total=len(msg), max_header=12).feed(msg)
+    with pytest.raises(protocol.ProtocolError, match="^frame of 20 bytes exceeds the 19-byte "
+                                                     "limit$"):
+        protocol.FrameReader(max_frame=19).feed(msg)
+    with pytest.raises(protocol.ProtocolError, match="^frame of 20 bytes exceeds the 19-byte"):
+        protocol.FrameReader(max_frame=100, max_total=19).feed(protocol._HEADER.pack(20))
+    with pytest.raises(protocol.ProtocolError, match=r"^a message's JSON part of 12 bytes "
+                                                     r"exceeds the 11-byte limit \(return large "
+                                                     r"data as numpy arrays\)$"):
+        protocol.FrameReader(max_header=11).feed(msg)
+    with pytest.raises(protocol.ProtocolError, match=f"^more than {len(msg) - 1} bytes of "
+                                                     "messages at once$"):
+        protocol.FrameReader(max_total=len(msg) - 1).feed(msg)
+    three = protocol.pack({}, [b"a", b"b", b"c"])
+    protocol.FrameReader(max_blobs=3).feed(three)
+    for header, limit in ((three, 2), (b'{"nblobs":-1}', 5), (b'{"nblobs":"1"}', 5),
+                          (b'{"nblobs":true}', 5)):
+        if not header.startswith(b"\0"):
+            header = protocol._HEADER.pack(len(header)) + header
+        with pytest.raises(protocol.ProtocolError, match=f"^header field 'nblobs' is not an "
+                                                         f"int from 0 to {limit}$"):
+            protocol.FrameReader(max_blobs=limit).feed(header)
+
+
+def test_the_reader_frees_what_it_handed_out():
+    """The byte budget counts messages not yet taken: taking one frees its bytes (header
+    and blobs) for the next, leaving it unread refuses the next."""
+    msg = protocol.pack({"n": 1}, [b"x" * 50])
+    reader = protocol.FrameReader(max_total=len(msg))
+    for _ in range(3):
+        reader.feed(msg)
+        assert reader.message() == ({"n": 1, "nblobs": 1}, [b"x" * 50])
+    reader.feed(msg)
+    with pytest.raises(protocol.ProtocolError, match="bytes of messages at once"):
+        reader.feed(msg[:17])  # the frames' lengths are not held: 16 bytes
+
+
+def test_a_message_larger_than_the_pipe_crosses_whole():
+    """write_message loops over partial writes: 1 MB of blob through a 64 kB pipe buffer,
+    read by read_message in another thread, arrives byte for byte; a closed pipe with no
+    message is EOFError."""
+    import threading
+
+    blob = np.random.default_rng(0).bytes(1 << 20)
+    r, w = os.pipe()
+    writer = threading.Thread(target=protocol.write_message, args=(w, {"op": "big"}, [blob]))
+    writer.start()
+    try:
+        assert protocol.read_message(r) == ({"op": "big", "nblobs": 1}, [blob])
+    finally:
+        writer.join()
+        os.close(w)
+    with pytest.raises(EOFError, match="^pipe closed$"):
+        protocol.read_message(r)
+    os.close(r)
+
+
+def test_json_shape_limits_are_exact_and_ignore_whitespace():
+    """Exactly max_items values and max_depth levels pass, one more fails, whether or not
+    the text has brackets in strings (the slow path); an empty container with whitespace
+    inside is one value; a string ending in an escaped backslash closes."""
+    protocol.check_json_shape(b"[[1, 2], 3]", max_items=5, max_depth=2)
+    with pytest.raises(protocol.ProtocolError, match="^a message's JSON part holds 5 values, "
+                                                     "more than the 4 allowed"):
+        protocol.check_json_shape(b"[[1, 2], 3]", max_items=4, max_depth=2)
+    with pytest.raises(protocol.ProtocolError, match="^x nests 2 levels deep, more than the 1 "
+                                                     "allowed$"):
+        protocol.check_json_shape(b"[[1, 2], 3]", max_items=5, max_depth=1, what="x")
+    spaced = b'[ [ ] ,\t[\n]\r, { } , "a\\\\", "[" ]'  # 6 values, depth 2
+    protocol.check_json_shape(spaced, max_items=6, max_depth=2)
+    with pytest.raises(protocol.ProtocolError, match="holds 6 values, more than the 5"):
+        protocol.check_json_shape(spaced, max_items=5, max_depth=2)
+    with pytest.raises(protocol.ProtocolError, match="nests 2 levels deep, more than the 1"):
+        protocol.check_json_shape(spaced, max_items=6, max_depth=1)
+    protocol.check_json_shape(b'["[[[", {"k": [1]}]', max_items=5, max_depth=3)
+
+
+def test_loads_header_refuses_what_is_not_one_json_object():
+    """More bytes than max_bytes, bytes that are not UTF-8, text that is not JSON, an int
+    of more digits than Python converts, the Infinity literal, and JSON that is not an
+    object are each a ProtocolError saying which."""
+    cases = [(b'{"a": 1}', 7, r"^a message's JSON part of 8 bytes exceeds the 7-byte limit"),
+             (b"\xff", None, "^header is not JSON: 'utf-8' codec"),
+             (b'{"a": }', None, "^header is not JSON: Expecting value"),
+             (b'{"a": ' + b"1" * 5000 + b"}", None, "^header is not JSON: Exceeds the limit"),
+             (b'{"a": -Infinity}', None, "^non-standard JSON constant '-Infinity'$"),
+             (b"[1]", None, "^header is not a JSON object$")]
+    for data, limit, message in cases:
+        with pytest.raises(protocol.ProtocolError, match=message):
+            protocol.loads_header(data, *([limit] if limit else []))
+    assert protocol.loads_header(b'{"a": 1}', 8) == {"a": 1}
+
+
+def test_decode_refuses_every_malformed_node():
+    """Each malformed tree is a ProtocolError naming its fault: a bare non-finite float, a
+    node that is not JSON data or has no tag, a bad float tag, blob indices that are not an
+    in-range int, a tuple or dict without a list, a dict item that is not a pair, a key
+    that is not str or int, nesting beyond MAX_DEPTH + 1."""
+    blobs = [b"raw"]
+    cases = [(float("inf"), "^bare non-finite float$"),
+             ({"v": 1}, "^unexpected JSON node of type dict$"),
+             ((1,), "^unexpected JSON node of type tuple$"),
+             ({"$": "float", "v": "1.5"}, r"^bad float tag value '1.5'$"),
+             ({"$": "float"}, "^bad float tag value None$"),
+             ({"$": "bytes", "i": 1}, "^blob index 1 out of range$"),
+             ({"$": "bytes", "i": -1}, "^blob index -1 out of range$"),
+             ({"$": "bytes", "i": "0"}, "^blob index '0' out of range$"),
+             ({"$": "nd", "i": True}, "^blob index True out of range$"),
+             ({"$": "tuple", "v": {}}, "^tuple without a list$"),
+             ({"$": "dict", "v": "ab"}, "^dict without a list of pairs$"),
+             ({"$": "dict", "v": [[1, 2, 3]]}, "^dict item is not a pair$"),
+             ({"$": "dict", "v": [(1, 2)]}, "^dict item is not a pair$"),
+             ({"$": "dict", "v": [[1.5, 2]]}, "^dict key is not str or int$"),
+             ({"$": "dict", "v": [[None, 2]]}, "^dict key is not str or int$")]
+    for tree, message in cases:
+        with pytest.raises(protocol.ProtocolError, match=message):
+            protocol.decode(tree, blobs)
+    assert protocol.decode({"$": "bytes", "i": 0}, blobs) == b"raw"
+    deep: object = 1
+    for _ in range(protocol.MAX_DEPTH + 1):
+        deep = [deep]
+    assert protocol.decode(deep, []) == deep
+    with pytest.raises(protocol.ProtocolError, match="^value nested too deeply$"):
+        protocol.decode([deep], [])
+
+
+def test_decode_gives_plain_values_and_capped_opaque_names():
+    """Finite floats, tagged non-finite ones, tuples and dicts of str and int keys come back
+    as such; an opaque marker keeps at most 200 characters of its type name ('?' when
+    none)."""
+    got = protocol.decode([0.5, {"$": "float", "v": "-inf"}, {"$": "tuple", "v": [1, "a"]},
+                           {"$": "dict", "v": [["k", None], [3, False]]}], [])
+    assert got == [0.5, -math.inf, (1, "a"), {"k": None, 3: False}]
+    long = protocol.decode({"$": "opaque", "type": "T" * 300}, [])
+    assert type(long) is protocol.Opaque and long.type_name == "T" * 200
+    assert repr(protocol.decode({"$": "opaque"}, [])) == "<object of type ?>"
+
+
+def test_only_a_plain_npy_array_of_an_allowed_kind_is_loaded():
+    """An .npz archive, garbage and void or datetime arrays are refused; every allowed kind
+    (bool, int, uint, float, complex, bytes, str) loads."""
+    def npy(arr):
+        buf = io.BytesIO()
+        np.save(buf, arr)
+        return buf.getvalue()
+
+    archive = io.BytesIO()
+    np.savez(archive, a=np.ones(2))
+    for blob, message in [(archive.getvalue(), "^array dtype \\? is not allowed$"),
+                          (b"garbage", "^array blob is not a plain .npy array: "),
+                          (npy(np.zeros(2, dtype="V4")), "^array dtype |V4 is not allowed$"),
+                          (npy(np.zeros(2, dtype=[("a", "<f8")])),
+                           r"^array dtype \[\('a', '<f8'\)\] is not allowed$"),
+                          (npy(np.array(["2020-01-01"], dtype="M8[D]")),
+                           r"^array dtype datetime64\[D\] is not allowed$")]:
+        with pytest.raises(protocol.ProtocolError, match=message):
+            protocol.decode({"$": "nd", "i": 0}, [blob])
+    for arr in [np.array([True]), np.array([-1], np.int8), np.array([1], np.uint16),
+                np.array([1.5]), np.array([1j]), np.array([b"x"]), np.array(["y"])]:
+        got = protocol.decode({"$": "nd", "i": 0}, [npy(arr)])
+        assert got.dtype == arr.dtype and got.tolist() == arr.tolist()
+
+
+def test_validate_checks_every_value_it_holds():
+    """validate returns its value; it refuses an opaque object (naming its type), a NaN or
+    infinite float or float/complex array entry (counting the bad entries), anywhere in
+    lists, tuples and dicts, naming the path; integer arrays and finite=False pass."""
+    value = {"a": [1, (2.0, np.arange(3))], "b": np.array([1 + 1j])}
+    assert protocol.validate(value) is value
+    cases = [(protocol.Opaque("Mod.T"), TypeError,
+              r"^v is an object of type Mod.T, not data \(return numbers, strings, lists, "
+              r"dicts or numpy arrays\)$"),
+             ([1, {"k": [math.inf]}], ValueError, r"^v\[1\]\['k'\]\[0\] is inf, not a finite "
+                                                  r"number$"),
+             ((np.array([np.nan, 1, np.inf]),), ValueError,
+              r"^v\[0\] contains 2 NaN or infinite entries$"),
+             ({"c": np.array([complex(1, np.nan)])}, ValueError,
+              r"^v\['c'\] contains 1 NaN or infinite entries$")]
+    for bad, error, message in cases:
+        with pytest.raises(error, match=message):
+            protocol.validate(bad, what="v")
+    nan = [math.nan, np.array([np.nan]), (math.inf,), {"k": math.nan}]
+    assert protocol.validate(nan, finite=False) is nan
+    with pytest.raises(TypeError, match=r"^value\[0\] is an object"):
+        protocol.validate([protocol.Opaque("T")], finite=False)
+
+
+def test_an_opaque_marker_names_the_type_by_module_and_qualified_name():
+    """A builtin type is named alone, any other by module.qualname; a class whose module is
+    unset (None or empty) by its qualified name alone."""
+    class Local:
+        pass
+
+    class NoModule:
+        __module__ = None
+
+    class EmptyModule:
+        __module__ = ""
+
+    names = [protocol.encode(v)[0]["type"] for v in
+             (range(2), Local(), NoModule(), EmptyModule())]
+    prefix = "test_an_opaque_marker_names_the_type_by_module_and_qualified_name.<locals>"
+    assert names == ["range", f"{__name__}.{prefix}.Local", f"{prefix}.NoModule",
+                     f"{prefix}.EmptyModule"]
+
+
+def test_a_rigged_int_subclass_crosses_as_its_value():
+    """An int subclass whose __int__/__index__ lie arrives as the plain int of its value."""
+    class Liar(int):
+        def __int__(self):
+            return 0
+
+        def __index__(self):
+            return 0
+
+    got = roundtrip([Liar(5), {Liar(6): 1}])
+    assert got == [5, {6: 1}] and type(got[0]) is int
+
+
+def _tuples(levels, inner):
+    for _ in range(levels):
+        inner = (inner,)
+    return inner
+
+
+def _dicts(levels, inner):
+    for _ in range(levels):
+        inner = {"k": inner}
+    return inner
+
+
+def test_encode_depth_is_bounded_for_tuples_and_dict_keys_and_values():
+    """MAX_DEPTH bounds tuples and dicts as it bounds lists: a value (or a dict's key) at
+    depth 32 crosses, one at depth 33 is an opaque marker; 32 nested dicts round-trip."""
+    deep = {"$": "opaque", "type": "nesting deeper than 32"}
+    tree = protocol.encode(_tuples(protocol.MAX_DEPTH + 1, 1))[0]
+    for _ in range(protocol.MAX_DEPTH + 1):
+        tree = tree["v"][0]
+    assert tree == deep
+    assert roundtrip(_tuples(protocol.MAX_DEPTH, 1)) == _tuples(protocol.MAX_DEPTH, 1)
+    assert roundtrip(_dicts(protocol.MAX_DEPTH, 1)) == _dicts(protocol.MAX_DEPTH, 1)
+    tree = protocol.encode(_dicts(protocol.MAX_DEPTH + 1, 1))[0]
+    for _ in range(protocol.MAX_DEPTH):
+        tree = tree["v"][0][1]
+    assert tree == {"$": "dict", "v": [[deep, deep]]}
+
+
+def _decode_chain(kind, levels):
+    """A decode tree ``levels`` deep of one container kind around the int 1."""
+    tree: object = 1
+    for _ in range(levels):
+        tree = {"list": [tree], "tuple": {"$": "tuple", "v": [tree]},
+                "dict": {"$": "dict", "v": [["k", tree]]}}[kind]
+    return tree
+
+
+def _lists(levels, inner):
+    for _ in range(levels):
+        inner = [inner]
+    return inner
+
+
+@pytest.mark.parametrize("kind", ["list", "tuple", "dict"])
+def test_decode_depth_is_bounded_in_every_container(kind):
+    """A tree of lists, tuples or dict values MAX_DEPTH + 1 levels deep decodes; one level
+    more is refused; a dict key is one level below its dict, and is bounded too."""
+    protocol.decode(_decode_chain(kind, protocol.MAX_DEPTH + 1), [])
+    with pytest.raises(protocol.ProtocolError, match="^value nested too deeply$"):
+        protocol.decode(_decode_chain(kind, protocol.MAX_DEPTH + 2), [])
+    key_at_limit = {"$": "dict", "v": [[1, 2]]}
+    for _ in range(protocol.MAX_DEPTH):
+        key_at_limit = [key_at_limit]
+    assert protocol.decode(key_at_limit, []) == _lists(protocol.MAX_DEPTH, {1: 2})
+    deep_key = {"$": "dict", "v": [[_decode_chain("list", protocol.MAX_DEPTH + 1), 2]]}
+    with pytest.raises(protocol.ProtocolError, match="^value nested too deeply$"):
+        protocol.decode(deep_key, [])
+
+
+def test_a_dict_key_that_is_a_blob_is_refused():
+    """A dict key that decodes to bytes (a blob) is not a str or int key."""
+    with pytest.raises(protocol.ProtocolError, match="^dict key is not str or int$"):
+        protocol.decode({"$": "dict", "v": [[{"$": "bytes", "i": 0}, 1]]}, [b"k"])
+
+
+def test_a_header_without_nblobs_is_a_message_without_blobs():
+    """A header frame with no 'nblobs' field is a whole message of its own (no blobs)."""
+    reader = protocol.FrameReader()
+    reader.feed(protocol._HEADER.pack(8) + b'{"op":1}')
+    assert reader.message() == ({"op": 1}, [])
+
+
+def _reference_shape(text: bytes) -> tuple[int, int]:
+    """(values, depth) of a JSON text, counted on the parsed document."""
+    import json
+
+    def walk(node, level):
+        if isinstance(node, dict):
+            inner = [walk(v, level + 1) for v in node.values()]
+        elif isinstance(node, list):
+            inner = [walk(v, level + 1) for v in node]
+        else:
+            return 1, level
+        return 1 + sum(n for n, _ in inner), max([level + 1] + [d for _, d in inner])
+
+    return walk(json.loads(text), 0)
+
+
+@pytest.mark.parametrize("text", [
+    b'{"a": {"b": {"c": {}}}}',
+    b'["a\\\\", ",", "[", {"k\\\\": ["]"]}]',
+    b'[" \\\\\\" [ ", {"x": "\\\\"}, [[[]]]]',
+    b'{ "a" : [ 1 ,\t2 ] ,\r\n "b" : { } }',
+    b'[[], {}, "", "{}", [["\\"]"]]]',
+])
+def test_json_shape_matches_a_count_on_the_parsed_document(text):
+    """check_json_shape's values and depth, counted on raw bytes, equal a count on the parsed
+    document (objects, escaped backslashes before a closing quote, escaped quotes, brackets
+    and commas in strings, whitespace): those limits pass, one less fails."""
+    values, depth = _reference_shape(text)
+    protocol.check_json_shape(text, max_items=values, max_depth=depth)
+    with pytest.raises(protocol.ProtocolError, match=f"holds {values} values, more than"):
+        protocol.check_json_shape(text, max_items=values - 1, max_depth=depth)
+    with pytest.raises(protocol.ProtocolError, match=f"nests {depth} levels deep, more than"):
+        protocol.check_json_shape(text, max_items=values, max_depth=depth - 1)
+
+
+def test_a_write_interrupted_by_a_signal_carries_on():
+    """A blocking write into a full pipe cut short by a signal (a partial write) is resumed
+    where it stopped: 1 MB written while SIGALRM arrives every 5 ms, read whole."""
+    import signal
+    import threading
+    import time
+
+    blob = np.random.default_rng(1).bytes(1 << 20)
+    r, w = os.pipe()
+    got = []
+
+    def read():
+        time.sleep(0.05)  # the pipe fills and the writer blocks meanwhile
+        got.append(protocol.read_message(r))
+
+    reader = threading.Thread(target=read)
+    previous = signal.signal(signal.SIGALRM, lambda *args: None)
+    reader.start()
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.005, 0.005)
+        protocol.write_message(w, {"op": "big"}, [blob])
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        os.close(w)
+        reader.join()
+        os.close(r)
+    assert got == [({"op": "big", "nblobs": 1}, [blob])]

@@ -40,12 +40,30 @@ def _grade_ids(grader_dir: Path) -> dict[str, str]:
                 if gid is not None:
                     mapping[_short(item.nodeid)] = gid
 
-    with contextlib.redirect_stdout(io.StringIO()), _empty_ini() as ini:
-        pytest.main([str(grader_dir), "--collect-only", "-q", "-p", "no:cacheprovider",
-                     "-c", str(ini), "--rootdir", str(grader_dir),
-                     "--confcutdir", str(grader_dir), "--import-mode=importlib"],
-                    plugins=[_Ids()])
+    known = set(sys.modules)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), _empty_ini() as ini:
+            pytest.main([str(grader_dir), "--collect-only", "-q", "-p", "no:cacheprovider",
+                         "-c", str(ini), "--rootdir", str(grader_dir),
+                         "--confcutdir", str(grader_dir), "--import-mode=importlib"],
+                        plugins=[_Ids()])
+    finally:
+        _forget_modules(set(sys.modules) - known, under=Path(grader_dir))
     return mapping
+
+
+def _forget_modules(names: set[str], under: Path) -> None:
+    """Drop from ``sys.modules`` those of ``names`` imported from a file in ``under``.
+
+    pytest's importlib mode names a grader module by its file (``test_ex01``) and reuses
+    ``sys.modules[name]`` when it is there, so another graders folder with a file of the
+    same name would be collected as this one, with this one's ``grade_id`` markers.
+    """
+    root = under.resolve()
+    for name in names:
+        file = getattr(sys.modules.get(name), "__file__", None)
+        if file and Path(file).resolve().is_relative_to(root):
+            del sys.modules[name]
 
 
 def write_gradebook(results: list[SubmissionResult], course: Path,
