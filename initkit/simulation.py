@@ -11,11 +11,16 @@ where N is an optional norm (``"layer"``, ``"rms"``, ``"batch"``) times gamma (g
 x ~ N(0, I) goes forward; the loss sum(r * output), r ~ N(0, I), goes backward, so the
 output gradient has unit variance and each layer's gradient variance is what mean-field
 theory predicts (``initkit.theory.predict``). All of it is vectorised over the batch.
+
+``simulate`` checks its keyword arguments and builds the network's
+:class:`~initkit.theory.NetworkSpec` once; :func:`run_network` draws and runs one seed of
+it (``initkit.sweep`` measures its grid points with the same pass) and
+``initkit.theory.predict_network`` gives its mean-field column.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,9 +28,9 @@ import numpy as np
 from numpy.typing import DTypeLike
 
 from .errors import SimulationError, TheoryError
-from .norms import check_norm, norm_backward, norm_forward
-from .registry import Activation, Initializer, get_activation, get_initializer
-from .theory import predict
+from .norms import norm_backward, norm_forward
+from .registry import Activation, Initializer
+from .theory import NetworkSpec, predict_network
 
 #: Per-layer quantities a Trace records, with what each means.
 QUANTITIES = {
@@ -104,49 +109,100 @@ def _json_list(values: np.ndarray) -> list[float | None]:
     return [float(v) if np.isfinite(v) else None for v in values]
 
 
-def _widths(width: int | Sequence[int], depth: int) -> list[int]:
-    if isinstance(width, int | np.integer):
-        widths = [int(width)] * (depth + 1)
-    else:
-        if not isinstance(width, Sequence) or not all(
-                isinstance(w, int | np.integer) for w in width):
-            raise SimulationError(f"width must be an int or a list of ints, got {width!r}")
-        widths = [int(w) for w in width]
-        if len(widths) == depth:  # per-layer widths; the input has the first layer's width
-            widths = [widths[0], *widths]
-        if len(widths) != depth + 1:
-            raise SimulationError(f"width list has {len(widths)} entries for depth {depth}: "
-                                  f"give one per layer ({depth}) or input + one per layer")
-    if any(w < 1 for w in widths):
-        raise SimulationError(f"every width must be >= 1, got {widths}")
-    return widths
-
-
 def _mean_square(a: np.ndarray) -> float:
     """mean(a^2) as one BLAS dot product (no temporary array, no upcast)."""
-    flat = a.reshape(-1)
+    flat = a.ravel()
     return float(np.dot(flat, flat)) / flat.size
 
 
-def _run_one(init: Initializer, act: Activation, widths: list[int], batch: int, seed: int,
-             bias_std: float, residual: bool, norm: str | None, gamma: float,
-             dtype: np.dtype, backward: bool, init_params: dict[str, Any],
-             act_params: dict[str, Any]) -> dict[str, np.ndarray]:
+def _variance(a: np.ndarray) -> float:
+    """Var(a) = mean(a^2) - mean(a)^2: two reading passes (a BLAS dot and a pairwise sum)
+    where ``np.var`` makes four and a temporary. Where the mean dominates (mean(a^2) over 4x
+    the variance, a float32 sum then loses digits to cancellation) it is ``np.var``."""
+    flat = a.ravel()
+    mean = float(flat.sum()) / flat.size
+    mean_square = float(np.dot(flat, flat)) / flat.size
+    variance = mean_square - mean * mean
+    if variance >= 0.25 * mean_square:
+        return variance
+    return float(np.var(a))
+
+
+class _Buffers:
+    """Reusable arrays by role and shape, so the layer loop writes what it overwrites every
+    layer (a residual or normalised branch's matmul, the backward gradients) in place."""
+
+    def __init__(self, dtype: np.dtype):
+        self.dtype = dtype
+        self.free: dict[tuple[Any, ...], list[np.ndarray]] = {}
+
+    def take(self, role: str, shape: tuple[int, ...], *in_use: np.ndarray,
+             dtype: DTypeLike | None = None) -> np.ndarray:
+        """A ``role`` array of ``shape`` that shares no memory with ``in_use``."""
+        dtype = np.dtype(dtype or self.dtype)
+        pool = self.free.setdefault((role, shape, dtype.str), [])
+        for array in pool:
+            if not any(np.may_share_memory(array, a) for a in in_use):
+                return array
+        pool.append(np.empty(shape, dtype))
+        return pool[-1]
+
+
+def _unit_fractions(slope: np.ndarray) -> tuple[float, float]:
+    """(dead, saturated): the fractions of phi'(h) == 0 and of 0 < |phi'(h)| < SATURATION,
+    by counts (NaN counts as neither); the temporaries reuse memory freed a layer earlier."""
+    dead = slope.size - np.count_nonzero(slope)
+    small = np.count_nonzero(np.abs(slope) < SATURATION)
+    return dead / slope.size, (small - dead) / slope.size
+
+
+def _correlation(h: np.ndarray) -> float:
+    """Cosine between the pre-activations of inputs 0 and 1 (in float64)."""
+    a, b = h[0].astype(np.float64), h[1].astype(np.float64)
+    norms = np.sqrt((a @ a) * (b @ b))
+    return a @ b / norms if norms > 0 else np.nan
+
+
+LayerObserver = Callable[[int, np.ndarray, np.ndarray], None]
+
+
+def run_network(spec: NetworkSpec, batch: int, seed: int, dtype: DTypeLike = np.float64,
+                backward: bool = True, weight_grads: bool = True,
+                observe: LayerObserver | None = None) -> dict[str, np.ndarray]:
+    """One simulation of ``spec``: per-layer ``QUANTITIES`` (NaN where not computed).
+
+    From ``numpy.random.default_rng(seed)``, in this order: the inputs x ~ N(0, I) of shape
+    (batch, n_0), every weight, every bias, then r ~ N(0, I) of the loss sum(r * output);
+    everything stays in ``dtype``. ``observe(layer, h, slope)`` sees each layer's
+    pre-activation h and phi'(h) (read-only, while they exist); ``weight_grads=False`` skips
+    dL/dW (a matmul per layer) in the backward pass.
+
+    Memory is the cost beyond the matmuls: an array the process has not touched before costs
+    a page fault per 4 KiB, more than an elementwise pass over it. So the forward pass keeps
+    one array per layer, the pre-activation h_l (the stream, residual), and the backward pass
+    recomputes phi(h_l) and phi'(h_l) from it (bit for bit what the forward pass saw), in
+    memory freed a layer earlier; what is overwritten every layer is written into reused
+    buffers.
+    """
+    dtype = np.dtype(dtype)
     rng = np.random.default_rng(seed)
-    depth = len(widths) - 1
-    x = rng.standard_normal((batch, widths[0])).astype(dtype, copy=False)
-    weights = [init((widths[l + 1], widths[l]), rng, dtype=dtype, **init_params)
-               for l in range(depth)]
-    biases = [rng.normal(0.0, bias_std, widths[l + 1]).astype(dtype, copy=False)
-              if bias_std > 0 else None for l in range(depth)]
+    depth, residual, norm, gamma = spec.depth, spec.residual, spec.norm, spec.gamma
+    x = rng.standard_normal((batch, spec.widths[0]), dtype=dtype)
+    weights = [spec.draw_weight(l, rng, dtype) for l in range(depth)]
+    biases = spec.draw_biases(rng, dtype)
     stats = {name: np.full(depth, np.nan) for name in QUANTITIES}
-    inputs, slopes, caches = [], [], []
+    buffers = _Buffers(dtype)
+    pre: list[np.ndarray | None] = []  # h_l, kept for the backward pass
+    caches = []
     stream = out = x
     for l, weight in enumerate(weights):
         # plain: the input is the previous layer's output phi(h) (the raw x for layer 1);
         # residual: the branch reads phi of the stream
-        inp = act(stream, **act_params) if residual else out
-        z = inp @ weight.T
+        inp = spec.phi(stream) if residual else out
+        if residual or norm:  # z is overwritten every layer: h is a new array below
+            z = np.matmul(inp, weight.T, out=buffers.take("z", (batch, spec.widths[l + 1]), inp))
+        else:
+            z = np.matmul(inp, weight.T)
         if biases[l] is not None:
             z += biases[l]
         cache = None
@@ -154,39 +210,45 @@ def _run_one(init: Initializer, act: Activation, widths: list[int], batch: int, 
             z, cache = norm_forward(z, norm)
             z = z * gamma if gamma != 1.0 else z
         h = stream + z if residual else z
-        slope = act.grad(h, **act_params)
-        out = h if residual else act(h, **act_params)
+        slope = spec.dphi(h)
+        out = h if residual else spec.phi(h)
         # reductions stay in the array's dtype (a BLAS dot; relative error ~1e-6 in float32
         # at these sizes); an upcast to float64 would copy every layer, as dear as a matmul
         stats["q"][l] = _mean_square(h)
-        stats["act_var"][l] = np.var(out)
-        abs_slope = np.abs(slope)
-        dead = np.count_nonzero(abs_slope == 0)
-        stats["dead_fraction"][l] = dead / slope.size
-        saturated = np.count_nonzero(abs_slope < SATURATION) - dead
-        stats["saturated_fraction"][l] = saturated / slope.size
+        stats["act_var"][l] = _variance(out)
+        stats["dead_fraction"][l], stats["saturated_fraction"][l] = _unit_fractions(slope)
         if batch > 1:
-            a, b = h[0].astype(np.float64), h[1].astype(np.float64)
-            norms = np.sqrt((a @ a) * (b @ b))
-            stats["correlation"][l] = a @ b / norms if norms > 0 else np.nan
-        inputs.append(inp)
-        slopes.append(slope)
+            stats["correlation"][l] = _correlation(h)
+        if observe is not None:
+            observe(l, h, slope)
+        pre.append(h)
         caches.append(cache)
         stream = h
     if not backward:
         return stats
-    r = rng.standard_normal(stream.shape).astype(dtype, copy=False)
-    delta = r if residual else r * slopes[-1]  # dL/dh_L
+    r = rng.standard_normal(stream.shape, dtype=dtype)
+    delta = r if residual else np.multiply(r, slope, out=r)  # dL/dh_L
+    del inp, out, slope, z, h, stream
     for l in range(depth - 1, -1, -1):
         stats["grad_var"][l] = _mean_square(delta)
         dz = delta
         if norm:
             dz = norm_backward(dz * gamma, caches[l]) if gamma != 0.0 else np.zeros_like(dz)
-        weight_grad = dz.T @ inputs[l]
-        stats["weight_grad_norm"][l] = np.linalg.norm(weight_grad) / batch
-        if l > 0:
-            upstream = dz @ weights[l]  # dL/d phi(h_{l-1})
-            delta = delta + upstream * slopes[l - 1] if residual else upstream * slopes[l - 1]
+        below = pre[l - 1] if l > 0 else x  # h_{l-1}, or the raw input
+        if weight_grads:  # dL/dW_l = dz^T (the layer's input)
+            inp = spec.phi(below) if residual or l > 0 else x
+            weight_grad = np.matmul(dz.T, inp, out=buffers.take("dW", spec.shape(l)))
+            stats["weight_grad_norm"][l] = np.linalg.norm(weight_grad) / batch
+            del inp
+        if l > 0:  # dL/d phi(h_{l-1}), times phi'(h_{l-1})
+            upstream = np.matmul(dz, weights[l], out=buffers.take(
+                "delta", (batch, spec.widths[l]), dz, delta))
+            upstream *= spec.dphi(below)
+            if residual:
+                delta += upstream
+            else:
+                delta = upstream
+        pre[l] = caches[l] = None  # freed: the next layer's recomputation reuses the memory
     return stats
 
 
@@ -223,21 +285,15 @@ def simulate(init: str | Initializer, activation: str | Activation | None = None
         >>> bool(abs(t.q[-1] / t.theory["q"][-1] - 1) < 0.1)
         True
     """
-    initializer = get_initializer(init)
-    act = get_activation(activation or initializer.activation)
-    for label, value in (("depth", depth), ("batch", batch)):
-        if not isinstance(value, int | np.integer) or value < 1:
-            raise SimulationError(f"{label} must be a whole number >= 1, got {value!r}")
-    if not (isinstance(bias_std, int | float) and bias_std >= 0):
-        raise SimulationError(f"bias_std must be a number >= 0, got {bias_std!r}")
-    widths = _widths(width, depth)
-    norm = check_norm(norm)
-    if residual and len(set(widths)) != 1:
-        raise SimulationError(f"a residual stream needs equal widths, got {widths}")
+    if not isinstance(batch, int | np.integer) or batch < 1:
+        raise SimulationError(f"batch must be a whole number >= 1, got {batch!r}")
     if zero_gamma and not norm:
         raise SimulationError("zero_gamma sets a norm's gamma: pass norm='layer', 'rms' or "
                               "'batch' with it")
-    if norm == "batch" and batch < 2:
+    spec = NetworkSpec.build(init, activation, depth=depth, width=width, bias_std=bias_std,
+                             residual=residual, norm=norm, gamma=0.0 if zero_gamma else 1.0,
+                             init_params=init_params, activation_params=activation_params)
+    if spec.norm == "batch" and batch < 2:
         raise SimulationError("batch norm needs batch >= 2")
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
@@ -250,22 +306,16 @@ def simulate(init: str | Initializer, activation: str | Activation | None = None
         seed_list = [int(s) for s in seeds]
     if not seed_list:
         raise SimulationError("seeds is empty")
-    init_params = dict(init_params or {})
-    act_params = dict(activation_params or {})
-    gamma = 0.0 if zero_gamma else 1.0
     # the 'bad' init overflows to inf on purpose: the Trace shows it, no warning floods
     with np.errstate(over="ignore", invalid="ignore"):
-        runs = [_run_one(initializer, act, widths, batch, s, bias_std, residual, norm, gamma,
-                         dtype, backward, init_params, act_params) for s in seed_list]
+        runs = [run_network(spec, batch, s, dtype, backward) for s in seed_list]
     samples = {name: np.stack([run[name] for run in runs]) for name in QUANTITIES}
     try:
-        prediction = predict(initializer, act, widths, bias_std=bias_std, residual=residual,
-                             norm=norm, gamma=gamma, init_params=init_params,
-                             activation_params=act_params)
+        prediction = predict_network(spec)
         theory = {"q": prediction.q, "grad_var": prediction.grad_var}
     except TheoryError:  # no declared variance: no prediction, the columns say so (NaN)
-        theory = {"q": np.full(depth, np.nan), "grad_var": np.full(depth, np.nan)}
-    return Trace(init=initializer.name, activation=act.name, widths=widths, batch=batch,
-                 seeds=seed_list, bias_std=float(bias_std), residual=residual, norm=norm,
-                 zero_gamma=zero_gamma, dtype=dtype.name, samples=samples,
-                 theory=theory)
+        theory = {"q": np.full(spec.depth, np.nan), "grad_var": np.full(spec.depth, np.nan)}
+    return Trace(init=spec.init.name, activation=spec.activation.name,
+                 widths=list(spec.widths), batch=batch, seeds=seed_list,
+                 bias_std=float(bias_std), residual=residual, norm=spec.norm,
+                 zero_gamma=zero_gamma, dtype=dtype.name, samples=samples, theory=theory)

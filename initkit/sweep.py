@@ -6,10 +6,11 @@ A grid point is (activation, sigma_w^2, sigma_b^2, depth L, width N, seed). At e
     h_1 = W_1 x + b_1,   h_{l+1} = W_{l+1} phi(h_l) + b_{l+1},
     W_ij = sqrt(sigma_w^2 / N) z_ij,   b_i = sigma_b z_i,   z ~ N(0, 1)
 
-(with ``init``, that family's draw rescaled so that N E[W_ij^2] = sigma_w^2), runs a batch of
-inputs x ~ N(0, I) forward and the loss sum(r * phi(h_L)), r ~ N(0, I), backward, and measures
-on the second half of the layers, where q has reached its fixed point (Poole et al. 2016;
-Schoenholz et al. 2017):
+(with ``init``, that family's draw rescaled so that N E[W_ij^2] = sigma_w^2: the point's
+:class:`~initkit.theory.NetworkSpec`), runs a batch of inputs x ~ N(0, I) forward and the loss
+sum(r * phi(h_L)), r ~ N(0, I), backward with the simulator's own pass
+(:func:`initkit.simulation.run_network`), and measures on the second half of the layers,
+where q has reached its fixed point (Poole et al. 2016; Schoenholz et al. 2017):
 
 - q* = mean over those layers of mean(h_l^2) (the length map's fixed point);
 - chi_1 = the per-layer growth of the backward gradient, (g_a / g_b)^(1 / (b - a)) with
@@ -35,14 +36,17 @@ import functools
 import math
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import DataError, InitkitError, SimulationError, TheoryWarning
 from .executors import Executor, Failure, LocalExecutor, chunksize_for
+
+if TYPE_CHECKING:
+    from .theory import NetworkSpec
 
 #: Columns of the aggregated table, in order.
 COLUMNS = ("activation", "init", "sigma_w2", "sigma_b2", "depth", "width", "seeds", "failed",
@@ -100,6 +104,16 @@ class GridPoint:
         """The table row this point is a seed of."""
         return (self.activation, self.init_label, self.sigma_w2, self.sigma_b2, self.depth,
                 self.width)
+
+    def network(self) -> NetworkSpec:
+        """The point's network: ``depth`` square layers of ``width`` units, weights from
+        ``init`` (the Gaussian ``normal`` when empty) rescaled to width E[W^2] = sigma_w^2,
+        biases N(0, sigma_b^2)."""
+        from .theory import NetworkSpec
+
+        return NetworkSpec(self.init or "normal", self.activation,
+                           (self.width,) * (self.depth + 1), bias_std=math.sqrt(self.sigma_b2),
+                           init_params=self.init_params, sigma_w2=self.sigma_w2)
 
     @property
     def key(self) -> str:
@@ -178,21 +192,6 @@ def make_grid(activation: str, sigma_w2: Sequence[float], sigma_b2: Sequence[flo
             for s in range(seeds)]
 
 
-def _weights(point: GridPoint, rng: np.random.Generator, init: Any) -> np.ndarray:
-    n = point.width
-    if init is None:
-        return rng.standard_normal((n, n)) * math.sqrt(point.sigma_w2 / n)
-    params = dict(point.init_params)
-    w = np.asarray(init((n, n), rng, **params), dtype=np.float64)
-    second = init.target_variance((n, n), **params)
-    if not second:
-        second = float(np.mean(w * w))
-    if not second > 0:
-        raise SimulationError(f"--init {point.init_label!r} draws all-zero weights: nothing "
-                              "to scale to sigma_w^2 / fan_in")
-    return w * math.sqrt(point.sigma_w2 / (n * second))
-
-
 @functools.cache
 def _blas_controller() -> Any:
     """This process's threadpoolctl controller: its library scan (a read of the process's
@@ -210,46 +209,33 @@ def _one_blas_thread() -> Any:
 def measure(point: GridPoint) -> Measurement:
     """Simulate one grid point and measure q*, chi_1 and chi_c (see the module docstring).
 
-    Pure: the same point gives the same bits, on any executor.
+    The network is the point's :meth:`GridPoint.network`, run by the simulator's own
+    forward and backward pass (:func:`initkit.simulation.run_network`, float64, no weight
+    gradients); the input pairs' slopes and correlations are read layer by layer as it
+    runs. Pure: the same point gives the same bits, on any executor.
     """
-    from .registry import get_activation, get_initializer
+    from .simulation import run_network
 
-    act = get_activation(point.activation)
-    init = get_initializer(point.init) if point.init else None
-    rng = np.random.default_rng(point.seed)
-    depth, sw2 = point.depth, point.sigma_w2
-    x = rng.standard_normal((point.batch, point.width))
-    q = np.empty(depth)
+    spec = point.network()
+    depth, pairs = point.depth, point.batch // 2
     chi_c = np.empty(depth)
     corr = np.empty(depth)
-    weights, slopes = [], []
+
+    def observe_pairs(layer: int, h: np.ndarray, slope: np.ndarray) -> None:
+        chi_c[layer] = point.sigma_w2 * np.mean(slope[0::2][:pairs] * slope[1::2][:pairs])
+        a, c = h[0::2][:pairs], h[1::2][:pairs]
+        corr[layer] = np.mean(np.sum(a * c, axis=1)
+                              / np.sqrt(np.sum(a * a, axis=1) * np.sum(c * c, axis=1)))
+
     with _one_blas_thread(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        out = x
-        for layer in range(depth):
-            w = _weights(point, rng, init)
-            b = rng.standard_normal(point.width) * math.sqrt(point.sigma_b2)
-            h = out @ w.T + b
-            slope = act.grad(h)
-            out = act(h)
-            q[layer] = np.mean(h * h)
-            chi_c[layer] = sw2 * np.mean(slope[0::2][: point.batch // 2]
-                                         * slope[1::2][: point.batch // 2])
-            a, c = h[0::2][: point.batch // 2], h[1::2][: point.batch // 2]
-            corr[layer] = np.mean(np.sum(a * c, axis=1)
-                                  / np.sqrt(np.sum(a * a, axis=1) * np.sum(c * c, axis=1)))
-            weights.append(w)
-            slopes.append(slope)
-        delta = rng.standard_normal(out.shape) * slopes[-1]
-        grad = np.empty(depth)
-        grad[-1] = np.mean(delta * delta)
-        for layer in range(depth - 2, -1, -1):
-            delta = (delta @ weights[layer + 1]) * slopes[layer]
-            grad[layer] = np.mean(delta * delta)
-        first = min(depth // 2, max(depth - 2, 0))
-        last = depth - 1
-        chi_1 = (math.exp((math.log(grad[first]) - math.log(grad[last])) / (last - first))
-                 if last > first and grad[first] > 0 and grad[last] > 0
-                 and math.isfinite(grad[first]) else math.nan)
+        layers = run_network(spec, point.batch, point.seed, weight_grads=False,
+                             observe=observe_pairs)
+    q, grad = layers["q"], layers["grad_var"]
+    first = min(depth // 2, max(depth - 2, 0))
+    last = depth - 1
+    chi_1 = (math.exp((math.log(grad[first]) - math.log(grad[last])) / (last - first))
+             if last > first and grad[first] > 0 and grad[last] > 0
+             and math.isfinite(grad[first]) else math.nan)
     return Measurement(q_star=float(np.mean(q[first:])), chi_1=float(chi_1),
                        chi_c=float(np.mean(chi_c[first:])), correlation=float(corr[-1]))
 
@@ -261,16 +247,6 @@ def _xi(chi_c: float) -> float:
     if chi_c >= 1.0:
         return math.inf
     return -1.0 / math.log(chi_c) if chi_c > 0 else 0.0
-
-
-def _chi1_function() -> Callable[..., float]:
-    from . import theory
-
-    for name in ("chi1", "chi_1", "chi"):
-        fn = getattr(theory, name, None)
-        if callable(fn):
-            return fn
-    raise InitkitError("initkit.theory has no chi_1 function")
 
 
 def theory_point(cell: tuple[str, float, float]) -> tuple[float, float, float]:
@@ -287,7 +263,7 @@ def theory_point(cell: tuple[str, float, float]) -> tuple[float, float, float]:
         warnings.simplefilter("ignore", TheoryWarning)
         warnings.simplefilter("ignore", RuntimeWarning)
         for fn in (lambda: theory.fixed_point(activation, sw2, sb2),
-                   lambda: _chi1_function()(activation, sw2, sb2),
+                   lambda: theory.chi1(activation, sw2, sb2),
                    lambda: theory.depth_scales(activation, sw2, sb2)[1]):
             try:
                 values.append(float(fn()))
@@ -380,20 +356,6 @@ def run_sweep(points: Sequence[GridPoint], executor: Executor | None = None,
                        table=aggregate(points, measurements, theory))
 
 
-def point_rows(result: SweepResult) -> list[dict[str, Any]]:
-    """One plain row per grid point (its coordinates and measurement, or the failure)."""
-    rows = []
-    for point, found in zip(result.points, result.measurements, strict=True):
-        row: dict[str, Any] = asdict(point)
-        if isinstance(found, Measurement):
-            row.update(asdict(found), failure="")
-        else:
-            row.update(q_star=math.nan, chi_1=math.nan, chi_c=math.nan, correlation=math.nan,
-                       failure=found.reason)
-        rows.append(row)
-    return rows
-
-
 def _parquet() -> Any:
     try:
         import pyarrow
@@ -422,9 +384,8 @@ def write_table(rows: Sequence[dict[str, Any]], path: str | Path,
     with open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(columns)
-        for row in rows:
-            writer.writerow([repr(row[c]) if isinstance(row[c], float) else row[c]
-                             for c in columns])
+        for row in rows:  # str(float) is its repr: the shortest text that reads back exactly
+            writer.writerow([row[c] for c in columns])
     tmp.replace(path)
     return path
 

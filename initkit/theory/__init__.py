@@ -21,6 +21,10 @@ with independent quadrature to ~1e-10 relative over sigma_w^2 in [0.5, 4], sigma
 Degenerate cases are explicit: ``inf`` / ``nan`` with a ``TheoryWarning``, or a
 ``TheoryError``.
 
+The network a prediction is about is a ``NetworkSpec`` (``network``): initializer,
+activation, widths, bias, residual stream, norm and an optional sigma_w^2 rescale, the one
+description ``initkit.simulate``, ``predict`` and ``initkit.sweep`` share.
+
 Facts the tests pin: ReLU with sigma_w^2 = 2 keeps q constant and chi_1 = 1; tanh with
 sigma_w = 1 from q_0 = 1 gives q_20 = 0.0259 (q_l ~ 1/(2l)); the tanh edge of chaos at
 sigma_b^2 = 0.05 is sigma_w^2 = 1.761, at sigma_b^2 = 0 exactly 1.
@@ -37,19 +41,13 @@ from .meanfield import (
     fixed_point,
     length_map,
 )
-from .predict import Prediction, predict
+from .network import NetworkSpec
+from .predict import Prediction, predict, predict_network
 from .quadrature import gaussian_expectation
 
-#: Node counts of the Gauss-Hermite rules this module used before the kink-respecting rules
-#: (``quadrature.py``) replaced them. Kept so code that imports them still runs; they no
-#: longer set anything.
-QUADRATURE_NODES = 128
-PAIR_NODES = 256
-
 __all__ = [
-    "PAIR_NODES",
+    "NetworkSpec",
     "Prediction",
-    "QUADRATURE_NODES",
     "chi1",
     "correlation_fixed_point",
     "correlation_map",
@@ -59,4 +57,5 @@ __all__ = [
     "gaussian_expectation",
     "length_map",
     "predict",
+    "predict_network",
 ]

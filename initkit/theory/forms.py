@@ -23,6 +23,7 @@ or plugin, uses the kink-respecting quadrature of ``quadrature.py``.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -35,6 +36,14 @@ from .quadrature import centred_rule, pair_expectation
 
 #: q below this is evaluated as this (the q -> 0+ limit without dividing 0 by 0).
 Q_FLOOR = 1e-200
+#: q above this (inf: q grew without bound) is evaluated as this, the largest float: the
+#: q -> inf limit (1 for tanh's phi2, inf for GELU's) instead of a rule of width inf.
+Q_CEIL = sys.float_info.max
+
+
+def _bounded(q: float) -> float:
+    """q within [Q_FLOOR, Q_CEIL]: the expectations' limits at 0 and at infinity."""
+    return min(max(q, Q_FLOOR), Q_CEIL)
 
 
 class Numeric:
@@ -48,7 +57,7 @@ class Numeric:
         self.phi, self.dphi = phi, dphi
 
     def _mean(self, f: Callable[[np.ndarray], np.ndarray], q: float) -> float:
-        x, w = centred_rule(math.sqrt(max(q, Q_FLOOR)))
+        x, w = centred_rule(math.sqrt(_bounded(q)))
         return float(np.dot(w, f(x)))
 
     def phi2(self, q: float) -> float:
@@ -58,14 +67,14 @@ class Numeric:
         return self._mean(lambda x: self.dphi(x) ** 2, q)
 
     def slope(self, q: float) -> float:
-        q = max(q, Q_FLOOR)
+        q = _bounded(q)
         return self._mean(lambda x: x * self.phi(x) * self.dphi(x), q) / q
 
     def pair(self, q: float, c: float) -> float:
-        return pair_expectation(self.phi, self.phi, max(q, Q_FLOOR), _clip(c))
+        return pair_expectation(self.phi, self.phi, _bounded(q), _clip(c))
 
     def dpair(self, q: float, c: float) -> float:
-        return pair_expectation(self.dphi, self.dphi, max(q, Q_FLOOR), _clip(c))
+        return pair_expectation(self.dphi, self.dphi, _bounded(q), _clip(c))
 
 
 def _clip(c: float) -> float:
@@ -171,11 +180,11 @@ class SELU:
         return self.lam * (ndtr(m / s) + self.alpha * _neg_exp_mean(m, s))
 
     def pair(self, q: float, c: float) -> float:
-        return pair_expectation(builtin.selu, builtin.selu, max(q, Q_FLOOR), _clip(c),
+        return pair_expectation(builtin.selu, builtin.selu, _bounded(q), _clip(c),
                                 inner=self._phi_given)
 
     def dpair(self, q: float, c: float) -> float:
-        return pair_expectation(builtin.selu_grad, builtin.selu_grad, max(q, Q_FLOOR),
+        return pair_expectation(builtin.selu_grad, builtin.selu_grad, _bounded(q),
                                 _clip(c), inner=self._dphi_given)
 
 

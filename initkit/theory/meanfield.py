@@ -38,6 +38,8 @@ Q_MAX = 1e12
 #: q* below this counts as 0 (the length map's only attracting point is q = 0).
 Q_ZERO = 1e-150
 _RTOL = 1e-14
+#: brentq's smallest relative tolerance (4 machine epsilons).
+_MIN_TOL = 4 * np.finfo(float).eps
 
 
 def _name(activation: str | Activation) -> str:
@@ -56,7 +58,7 @@ def correlation_step(forms: Forms, sigma_w2: float, sigma_b2: float, q: float,
 
 
 def solve_fixed_point(forms: Forms, sigma_w2: float, sigma_b2: float, q0: float = 1.0,
-                      max_iter: int = 200) -> float:
+                      max_iter: int = 200, rtol: float = _RTOL) -> float:
     """The fixed point the length map reaches from q0, or inf if q grows without bound.
 
     The map F is increasing in q, so the iteration moves monotonically from q0 towards the
@@ -64,6 +66,7 @@ def solve_fixed_point(forms: Forms, sigma_w2: float, sigma_b2: float, q0: float 
     doublings (halvings, by 8 at a time, down to Q_ZERO) until the sign changes, then brentq
     finds the root to machine precision. F(q0) = q0 returns q0 (e.g. ReLU at sigma_w^2 = 2:
     every q is a fixed point). q* below Q_ZERO reads as 0 (tanh at sigma_w^2 <= 1).
+    ``rtol`` is brentq's relative tolerance.
     """
     def excess(q: float) -> float:
         return length_step(forms, sigma_w2, sigma_b2, q) - q
@@ -93,7 +96,7 @@ def solve_fixed_point(forms: Forms, sigma_w2: float, sigma_b2: float, q0: float 
                 return float(sigma_b2) if sigma_b2 > Q_ZERO else 0.0
         if value == 0.0:
             return float(lo)
-    return float(brentq(excess, lo, hi, xtol=1e-300, rtol=_RTOL, maxiter=max_iter))
+    return float(brentq(excess, lo, hi, xtol=1e-300, rtol=rtol, maxiter=max_iter))
 
 
 def _diverges(activation: str | Activation, sigma_w2: float, sigma_b2: float,
@@ -124,19 +127,21 @@ def length_map(activation: str | Activation, sigma_w2: float, sigma_b2: float = 
 
 
 def fixed_point(activation: str | Activation, sigma_w2: float, sigma_b2: float = 0.0,
-                q0: float = 1.0, tol: float = 1e-12, max_iter: int = 10_000,
+                q0: float = 1.0, tol: float = _RTOL, max_iter: int = 10_000,
                 **act_params: Any) -> float:
     """The q* that the length map converges to from ``q0`` (a root of F(q) - q by brentq).
 
     Returns ``0.0`` when q decays to 0 (tanh with sigma_w^2 <= 1, sigma_b^2 = 0) and ``inf``
     with a ``TheoryWarning`` when q grows without bound (linear with sigma_w^2 >= 1 and
     sigma_b^2 > 0, ReLU with sigma_w^2 > 2 or with sigma_w^2 = 2 and sigma_b^2 > 0).
-    ``tol`` is kept for compatibility: the root is always found to machine precision, in at
-    most ``max_iter`` brentq steps.
+    The root is found to relative tolerance ``tol`` (default: 1e-14, machine precision;
+    at least 4 machine epsilons, brentq's floor) in at most ``max_iter`` brentq steps.
     """
-    del tol
+    if not _MIN_TOL <= tol < 1.0:
+        raise TheoryError(f"tol={tol!r}: the relative tolerance of q* must be in "
+                          f"[{_MIN_TOL:.3g}, 1)")
     forms = forms_for(activation, act_params)
-    q = solve_fixed_point(forms, sigma_w2, sigma_b2, q0, max_iter=min(max_iter, 500))
+    q = solve_fixed_point(forms, sigma_w2, sigma_b2, q0, max_iter=min(max_iter, 500), rtol=tol)
     if math.isinf(q):
         _diverges(activation, sigma_w2, sigma_b2, "q* is inf")
     return q

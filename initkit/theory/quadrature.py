@@ -73,7 +73,8 @@ def gaussian_rule(mean: np.ndarray | float, sd: np.ndarray | float,
 @lru_cache(maxsize=64)
 def _standard(levels: int) -> tuple[np.ndarray, np.ndarray]:
     z, w = gaussian_rule(0.0, 1.0, levels=levels)
-    w = w / w.sum()  # E[1] = 1 to rounding (the truncated tails weigh ~1e-23)
+    keep = w > 0  # panels clipped at +-Z_MAX have width 0: no 0 * f(x) = 0 * inf = nan
+    z, w = z[keep], w[keep] / w[keep].sum()  # E[1] = 1 to rounding (the tails: ~1e-23)
     z.setflags(write=False)
     w.setflags(write=False)
     return z, w
