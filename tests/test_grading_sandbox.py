@@ -3,6 +3,7 @@
 import os
 import platform
 import random
+import re
 import tempfile
 import threading
 from pathlib import Path
@@ -113,6 +114,16 @@ def test_the_child_computes_with_the_graders_blas_kernels(prewarm):
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == [pinned, pinned, "True"], (detect, out.stdout)
+
+
+def test_the_readme_names_every_variable_that_passes_to_the_child():
+    """The sandbox section lists exactly the grader's variables the child gets."""
+    from initkit.grading.lifecycle import KERNEL_VARIABLES
+
+    readme = (ROOT.parent / "README.md").read_text()
+    bullet = readme.split("**A scrubbed environment, the grader's numbers.**", 1)[1]
+    bullet = bullet.split("\n- **", 1)[0]
+    assert re.findall(r"`([A-Z][A-Z0-9_]+)`", bullet) == list(KERNEL_VARIABLES)
 
 
 @pytest.mark.parametrize("prewarm", [True, False], ids=["template", "fresh"])

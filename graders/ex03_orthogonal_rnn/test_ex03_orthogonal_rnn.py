@@ -98,7 +98,11 @@ def own_orthogonal(submission, grade_seed):
 def _orthogonal(submission, shape, seed, gain=None) -> np.ndarray:
     args = (shape, Rng(seed)) if gain is None else (shape, Rng(seed), gain)
     what = f"orthogonal({shape}, rng{'' if gain is None else f', gain={gain}'})"
-    got = submission.call("orthogonal", *args)
+    return _shaped(submission.call("orthogonal", *args), shape, what)
+
+
+def _shaped(got, shape, what: str) -> np.ndarray:
+    """``got`` as an array of ``shape``, or the sentence naming how its shape went wrong."""
     rows, cols = shape
     if isinstance(got, np.ndarray) and got.ndim == 2 and tuple(got.shape) != shape:
         if rows < cols and got.shape == (cols, rows):
@@ -175,7 +179,11 @@ def test_orthogonal_uses_rng(submission, own_orthogonal, grade_seed):
 
 
 def _haar_sample(submission, shape, seed0) -> np.ndarray:
-    return np.array([_orthogonal(submission, shape, seed0 + k) for k in range(HAAR_DRAWS)])
+    """HAAR_DRAWS matrices orthogonal(shape, rng) of the seeds seed0, seed0 + 1, ... (one
+    round trip to the notebook for all of them)."""
+    draws = submission.call_many("orthogonal", [(shape, Rng(seed0 + k))
+                                                for k in range(HAAR_DRAWS)])
+    return np.array([_shaped(w, shape, f"orthogonal({shape}, rng)") for w in draws])
 
 
 def _check_haar(draws: np.ndarray, shape) -> None:
