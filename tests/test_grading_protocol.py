@@ -501,6 +501,36 @@ def test_only_a_plain_npy_array_of_an_allowed_kind_is_loaded():
         assert got.dtype == arr.dtype and got.tolist() == arr.tolist()
 
 
+def test_the_fast_npy_reader_agrees_with_numpy_load_and_defers_the_rest():
+    """A plain numpy.save blob is read without numpy's header parser, to the same array
+    (dtype, shape, values, writeable); a blob whose header length, data length or order
+    differ from what numpy.save writes is left to numpy.load (same array or ProtocolError)."""
+    def npy(arr):
+        buf = io.BytesIO()
+        np.save(buf, arr)
+        return buf.getvalue()
+
+    arrays = [np.arange(12.0).reshape(3, 4), np.array(2.5), np.zeros((0, 3)),
+              np.array([1, -2], ">i2"), np.ones(3, np.complex64), np.array(["ab", "c"]),
+              np.zeros((1,) * 20), np.array([True, False])]
+    for arr in arrays:
+        fast = protocol._fast_array(npy(arr))
+        assert fast is not None and fast.dtype == arr.dtype and fast.shape == arr.shape
+        assert np.array_equal(fast, arr) and fast.flags.writeable
+    blob = npy(np.arange(4.0))
+    assert protocol._fast_array(blob + b"\0" * 8) is None  # data longer than the shape
+    assert protocol._fast_array(blob[:-8]) is None  # shorter
+    with pytest.raises(protocol.ProtocolError):
+        protocol.decode({"$": "nd", "i": 0}, [blob[:-8]])
+    fortran = npy(np.asfortranarray(np.arange(6.0).reshape(2, 3)))
+    assert protocol._fast_array(fortran) is None
+    assert protocol.decode({"$": "nd", "i": 0}, [fortran]).tolist() == [[0, 1, 2], [3, 4, 5]]
+    wrong_length = blob[:8] + (int.from_bytes(blob[8:10], "little") - 16).to_bytes(2, "little") \
+        + blob[10:]
+    assert protocol._fast_array(wrong_length) is None
+    assert protocol._fast_array(npy(np.array([None], dtype=object))) is None
+
+
 def test_validate_checks_every_value_it_holds():
     """validate returns its value; it refuses an opaque object (naming its type), a NaN or
     infinite float or float/complex array entry (counting the bad entries), anywhere in
