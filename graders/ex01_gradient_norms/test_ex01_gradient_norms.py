@@ -285,10 +285,10 @@ def test_norms_fall_for_constants_and_stay_level_for_xavier(submission, grade_se
             f"a million times smaller than the output layer's; it is {size}"
             + _upstream_note(submission, net, x, "these norms"))
     for k in range(3):
-        weights = [expect(submission.call("xavier_normal", (WIDTH, WIDTH),
-                                          Rng(grade_seed + 1000 * (k + 1) + layer)),
-                          shape=(WIDTH, WIDTH), what="xavier_normal((128, 128), rng)")
-                   for layer in range(DEPTH)]
+        draws = submission.call_many("xavier_normal", [
+            ((WIDTH, WIDTH), Rng(grade_seed + 1000 * (k + 1) + layer)) for layer in range(DEPTH)])
+        weights = [expect(w, shape=(WIDTH, WIDTH), what="xavier_normal((128, 128), rng)")
+                   for w in draws]
         xav = [float(np.linalg.norm(g)) for g in _student_gradients(submission, weights, x)]
         ratio = max(xav) / max(min(xav), 1e-300)
         assert ratio < 10, f"with Xavier weights the gradient norms span a factor {ratio:.3g} " \
