@@ -4,6 +4,7 @@ overflow to inf, and the closed forms against independent references."""
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from contextlib import contextmanager
 
@@ -274,3 +275,299 @@ def test_defaults_and_degenerate_depth_scales():
         "tanh", 2.5, 0.0)
     assert theory.depth_scales("tanh", 2.5) == theory.depth_scales("tanh", 2.5, 0.0)
     assert theory.depth_scales("tanh", 0.0, 0.1) == (0.0, 0.0)
+
+
+@contextmanager
+def plugin_activation(name: str, phi, dphi):
+    """``name`` registered by a plugin as (phi, phi') while the block runs (quadrature path)."""
+    import initkit
+
+    class Plugin:
+        @initkit.hookimpl
+        def initkit_register_activations(self, register):
+            register(name, phi, dphi)
+
+    plugin = initkit.register_plugin(Plugin(), name=name.replace("_", "-"))
+    try:
+        yield
+    finally:
+        initkit.unregister_plugin(plugin)
+
+
+# Contracts that `make mutation MODULES=theory` found unguarded (issue 25); each docstring
+# names the mutant it kills.
+
+
+@pytest.mark.parametrize("value", [1 / 3, 0.1, math.pi])
+def test_gaussian_expectation_at_q_zero_is_f_of_zero_exactly(value):
+    """q = 0 is a point mass at 0, so E[f] = f(0) bit for bit, not a quadrature sum whose
+    weights add up to 1 only to rounding (kills ``q <= 0`` -> ``q < 0``)."""
+    assert theory.gaussian_expectation(lambda x: x + value, 0.0) == value
+
+
+def test_an_edge_at_an_end_of_the_search_range_is_that_end_exactly():
+    """ReLU's chi_1 is sigma_w^2 / 2 (He et al. 2015), so its edge is 2 exactly, also when 2 is
+    the search's low end (chi_1 - 1 = 0 there: returned as is, not bisected towards) or its
+    high end (brentq's root at a bracket end). Kills ``at_lo == 0`` -> ``== 1`` and
+    ``at_hi < 0`` -> ``<= 0``."""
+    assert theory.edge_of_chaos("relu", 0.0, low=2.0) == 2.0
+    assert theory.edge_of_chaos("relu", 0.0, high=2.0) == 2.0
+
+
+def test_a_range_that_starts_in_the_chaotic_phase_is_refused():
+    """tanh at sigma_b^2 = 0.05 has its edge at 1.761, so from low = 2 chi_1 is above 1 at
+    both ends (by less than 1 at the low end): no crossing, a TheoryError naming both
+    values (kills ``at_lo > 0`` -> ``at_lo > 1``)."""
+    at_low = theory.chi1("tanh", 2.0, 0.05) - 1.0
+    assert 0.0 < at_low < 1.0
+    with pytest.raises(TheoryError, match=rf"^chi_1 does not cross 1 for sigma_w\^2 in \[2, 20\] "
+                                          rf"with tanh and sigma_b\^2 = 0.05 \(chi_1 - 1 is "
+                                          rf"{at_low:.3g} and "):
+        theory.edge_of_chaos("tanh", 0.05, low=2.0)
+
+
+def test_the_edge_at_a_tiny_bias_is_the_small_q_series_not_one():
+    """With sigma_b^2 > 0 the edge is not snapped to 1. Taylor series of tanh:
+    E[tanh(u)^2] = q - 2 q^2 + 17/3 q^3 and E[tanh'(u)^2] = 1 - 2 q + 7 q^2, so chi_1 = 1 at
+    sigma_w^2 = 1 + 2 q - 3 q^2 and the length map's fixed point there has 4/3 q^3 = sigma_b^2.
+    At sigma_b^2 = 1e-19 the edge is 1 + 8.4e-7, within the snap's 1e-6 of 1 (kills
+    ``sigma_b2 != 0 or ...`` -> ``sigma_b2 != 0 and ...``). Tolerance: q* balances terms of
+    size sigma_b^2 = 1e-19 against E[tanh^2] ~ q = 4e-7, so the quadrature's ~1e-13 relative
+    error moves sigma_w^2 - 1 by ~1% (measured 0.5%)."""
+    sigma_b2 = 1e-19
+    q = (0.75 * sigma_b2) ** (1 / 3)
+    want = 2 * q - 3 * q * q
+    assert want < 1e-6
+    assert theory.edge_of_chaos("tanh", sigma_b2) - 1.0 == pytest.approx(want, rel=0.02)
+
+
+def test_an_activation_flat_at_zero_has_no_critical_point_to_snap_to():
+    """phi = tanh^3 has phi(0) = phi'(0) = 0: q* = 0 is stable for every sigma_w^2, there is no
+    1 / E[phi'(0)^2] to snap to, and the search answers with a sigma_w^2 (where q* jumps from
+    0 to a positive value) or a TheoryError, never a ZeroDivisionError (kills
+    ``dphi2(0) <= 0`` -> ``dphi2(1) <= 0`` and -> ``dphi2(0) < 0``)."""
+    def phi(x):
+        return np.tanh(x) ** 3
+
+    def dphi(x):
+        return 3 * np.tanh(x) ** 2 * (1 - np.tanh(x) ** 2)
+
+    with plugin_activation("tanh_cubed", phi, dphi):
+        try:
+            edge = theory.edge_of_chaos("tanh_cubed", 0.0)
+        except TheoryError:
+            return
+        assert theory.fixed_point("tanh_cubed", edge * (1 - 1e-6)) == 0.0
+        assert theory.fixed_point("tanh_cubed", edge * (1 + 1e-6)) > 0.1
+
+
+@pytest.mark.parametrize("activation", ["relu", "selu", "linear", "gelu"])
+def test_length_map_of_zero_times_infinity_is_a_quiet_nan(activation):
+    """sigma_w^2 = 0 on an infinite q_0 is 0 * inf, which IEEE arithmetic leaves undefined:
+    q_1 onwards are NaN, and numpy warns about nothing (kills dropping
+    ``invalid="ignore"``)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        q = theory.length_map(activation, 0.0, q0=math.inf, depth=3)
+    assert q[0] == math.inf and np.isnan(q[1:]).all()
+
+
+def test_quadrature_moments_of_an_undefined_q_are_nan():
+    """A NaN q (0 * inf upstream) gives NaN moments by quadrature, never an exception."""
+    forms = forms_for("gelu", {})
+    values = [forms.phi2(math.nan), forms.dphi2(math.nan), forms.slope(math.nan),
+              forms.pair(math.nan, 0.5), forms.dpair(math.nan, 0.5)]
+    assert all(math.isnan(v) for v in values)
+
+
+@pytest.mark.skipif("MUTANT_UNDER_TEST" in os.environ,
+                    reason="mutmut's trampolines add frames between caller and warning")
+def test_theory_warnings_point_at_the_callers_line():
+    """A TheoryWarning is attributed to the line that called initkit.theory (this file), so a
+    notebook shows the student's own cell, not meanfield.py (stacklevel 3 from fixed_point
+    and _depth, 4 through _fixed_point_or_nan). Not run under mutmut: there the stacklevel
+    mutants of ``_diverges`` and ``_depth`` are untestable, as its trampolines add frames."""
+    with pytest.warns(TheoryWarning) as record:
+        theory.fixed_point("linear", 1.5)
+        theory.correlation_map("relu", 2.5, 0.1)
+        theory.depth_scales("relu", 2.5, 0.1)
+        theory.depth_scales("relu", 2.0)  # critical: xi_q and xi_c are inf
+    assert [r.filename for r in record] == [__file__] * 5
+
+
+@pytest.mark.parametrize("c", [1 - 1e-8, 1 - 1e-10])
+def test_quadrature_pairs_near_full_correlation_resolve_the_smoothed_kink(c):
+    """ReLU as a plugin (the quadrature path) against the arc-cosine kernels (Cho & Saul 2009):
+    E[relu'(u_1) relu'(u_2)] = (pi - arccos c) / (2 pi) and E[relu(u_1) relu(u_2)] =
+    q (sqrt(1 - c^2) + c (pi - arccos c)) / (2 pi). At c = 1 - 1e-8 and q = 100 the inner
+    expectation is a step smoothed over sd 1.4e-3, which the outer rule must refine towards
+    (kills the refinement of ``conditional_rule`` removed or weakened: errors 4e-7 to 1e-5)."""
+    q = 100.0
+    with plugin_activation("plugin_relu", lambda x: np.maximum(x, 0.0),
+                           lambda x: (x > 0).astype(float)):
+        forms = forms_for("plugin_relu", {})
+        dpair, pair = forms.dpair(q, c), forms.pair(q, c)
+    angle = math.pi - math.acos(c)
+    assert dpair == pytest.approx(angle / (2 * math.pi), rel=1e-10)
+    assert pair == pytest.approx(q * (math.sqrt(1 - c * c) + c * angle) / (2 * math.pi),
+                                 rel=1e-10)
+
+
+@pytest.mark.parametrize("q", [1e4, 1e6])
+def test_narrow_derivative_bumps_at_large_q_are_resolved(q):
+    """E[tanh'(u)^2] at q = 1e4 and 1e6: tanh'^2 = sech^4 is a bump of width ~1 where u's
+    sd is 100 to 1000, so the rule must grade its panels towards x = 0 (halving) down to
+    that width. Reference: scipy's quad of sech^4(x) N(x; 0, q) (agrees to ~4e-12; kills
+    the halving offsets 10 * 2^-j mutated to 10 * 2^j, 10 * 3^-j or -20 j: errors 2e-9 to
+    100%). The cache of standard rules is emptied first, so the rule is built here and not
+    taken from an earlier test (or from mutmut's parent process)."""
+    from scipy.integrate import quad
+
+    from initkit.theory.quadrature import _standard
+
+    def integrand(x: float) -> float:
+        return math.cosh(x) ** -4 * math.exp(-x * x / (2 * q)) / math.sqrt(2 * math.pi * q)
+
+    _standard.cache_clear()
+
+    want = quad(integrand, -40, 40, points=[0.0], epsabs=0, epsrel=1e-13, limit=200)[0]
+    assert forms_for("tanh", {}).dphi2(q) == pytest.approx(want, rel=1e-10)
+
+
+def test_a_correlation_rounded_past_one_is_read_as_one():
+    """A c that rounding puts just outside [-1, 1] is clipped: ReLU's arc-cosine kernel at
+    c = +-1 is q / 2 (u_1 = u_2) and 0 (u_1 = -u_2), and its derivative kernel 1/2 and 0
+    (kills the clip widened to [-2, 1] or [-1, 2]: sqrt(1 - c^2) of a negative)."""
+    relu = forms_for("relu", {})
+    above, below = 1.0 + 2.0**-52, -1.0 - 2.0**-52
+    assert relu.pair(3.0, above) == 1.5 and relu.dpair(3.0, above) == 0.5
+    assert relu.pair(3.0, below) == 0.0 and relu.dpair(3.0, below) == 0.0
+
+
+@pytest.mark.parametrize("above", [4e-7, 1e-6, 1e-5])
+def test_c_star_just_above_the_edge_is_the_second_order_expansion(above):
+    """Just past tanh's edge (sigma_b^2 = 0.05, sigma_w^2 = edge (1 + 4e-7 ... 1e-5)) c* is near
+    1, where the c-map's excess over the diagonal is lost in rounding at the first gaps below
+    1. Taylor expansion of the c-map at c = 1 (its slope there is chi_1, its curvature
+    sigma_w^2 q* E[phi''(u)^2]): 1 - c* = 2 (chi_1 - 1) / (sigma_w^2 q* E[phi''(u)^2]), with
+    E[tanh''(u)^2] by scipy's quad. Tolerance 2e-2: c* carries the map's rounding (~1e-15)
+    over the excess's slope chi_1 - 1 (1.5e-7 at 4e-7), about 1e-8 against 1 - c* = 9e-7
+    (measured 0.4%); the expansion's own error is O(1 - c*). Kills the search probing above
+    1 instead of below, and the gap 1e-8 dropped: at 4e-7 it is the one gap both past the
+    rounding and short of 1 - c*."""
+    from scipy.integrate import quad
+
+    sigma_b2 = 0.05
+    sigma_w2 = theory.edge_of_chaos("tanh", sigma_b2) * (1 + above)
+    q = theory.fixed_point("tanh", sigma_w2, sigma_b2)
+    chi = theory.chi1("tanh", sigma_w2, sigma_b2)
+
+    def integrand(x: float) -> float:
+        t = math.tanh(x)
+        return (2 * t * (1 - t * t)) ** 2 * math.exp(-x * x / (2 * q)) / math.sqrt(2 * math.pi * q)
+
+    curvature = sigma_w2 * q * quad(integrand, -40, 40, points=[0.0], epsabs=0, epsrel=1e-13,
+                                    limit=200)[0]
+    want = 2 * (chi - 1) / curvature
+    assert 1 - theory.correlation_fixed_point("tanh", sigma_w2, sigma_b2) == pytest.approx(
+        want, rel=2e-2)
+
+
+def test_c_star_where_the_excess_is_lost_in_rounding_is_one():
+    """At 1e-7 above tanh's edge (sigma_b^2 = 0.05) chi_1 - 1 = 4e-8 and the c-map's excess
+    below 1 (~ -(chi_1 - 1) * gap) is rounding at every gap tried: c* is reported as 1, at
+    most the expansion's 2.3e-7 from the true value, and never past 1 (kills the fallback
+    ``return 1.0`` mutated to 2.0)."""
+    sigma_w2 = theory.edge_of_chaos("tanh", 0.05) * (1 + 1e-7)
+    assert theory.chi1("tanh", sigma_w2, 0.05) > 1.0
+    c_star = theory.correlation_fixed_point("tanh", sigma_w2, 0.05)
+    assert 1.0 - 3e-7 <= c_star <= 1.0
+
+
+def test_chi1_defaults_to_no_bias():
+    """sigma_b^2 defaults to 0: tanh at sigma_w^2 = 0.5 then has q* = 0, where tanh'(0) = 1, so
+    chi_1 = 0.5 exactly (a bias would give q* > 0 and chi_1 < 0.5)."""
+    assert theory.chi1("tanh", 0.5) == 0.5
+    assert theory.chi1("tanh", 0.5, 0.1) < 0.5
+
+
+def test_warnings_name_an_activation_object_by_its_name():
+    """An Activation passed as an object is named in the warning as its registered name, and
+    chi_1 without a fixed point (SELU at sigma_w^2 = 3: q grows without bound) says what is
+    missing (kills _name returning the object, and the message mutated)."""
+    import initkit
+
+    with pytest.warns(TheoryWarning) as record:
+        assert math.isnan(theory.chi1(initkit.get_activation("selu"), 3.0))
+    assert str(record[0].message).startswith(
+        "selu at sigma_w^2 = 3, sigma_b^2 = 0 has no fixed point: q grows without bound, so "
+        "chi_1 at q* does not exist.")
+
+
+def test_fixed_point_max_iter_bounds_the_root_search():
+    """max_iter caps brentq's steps: one step cannot reach tanh's q* at (2.5, 0.1) to 1e-14,
+    so the search stops with an error instead of running on (kills max_iter not passed on)."""
+    with pytest.raises(TheoryError, match=r"^q\* did not converge to relative tolerance "
+                                          r"1e-14 within max_iter=1 root-search steps "
+                                          r"\(between q = [\d.e+-]+ and [\d.e+-]+\); raise "
+                                          r"max_iter or tol$"):
+        theory.fixed_point("tanh", 2.5, 0.1, max_iter=1)
+
+
+def test_fixed_point_from_q0_is_where_the_iteration_from_q0_goes():
+    """phi = tanh(x / sqrt 2)^3 at sigma_w^2 = 11 (tanh^3 at 5.5 with q doubled) has two
+    stable fixed points, 0 and 2.5, with an unstable one at 1.2 between: from q_0 = 2 the
+    length map climbs to 2.5, and fixed_point(q0=2) is that limit (reference: 3000 steps of
+    the map itself; kills the upward bracket starting at 2 / q0 instead of 2 q0, which finds
+    the unstable 1.2)."""
+    def phi(x):
+        return np.tanh(x / math.sqrt(2)) ** 3
+
+    def dphi(x):
+        t = np.tanh(x / math.sqrt(2))
+        return 3 * t * t * (1 - t * t) / math.sqrt(2)
+
+    with plugin_activation("soft_tanh_cubed", phi, dphi):
+        want = theory.length_map("soft_tanh_cubed", 11.0, q0=2.0, depth=3000)[-1]
+        assert want > 2.0
+        assert theory.fixed_point("soft_tanh_cubed", 11.0, q0=2.0) == pytest.approx(want,
+                                                                                 rel=1e-12)
+
+
+def test_a_large_fixed_point_is_found_from_a_large_q0():
+    """The search for q* gives up (inf) only past max(1e12, 1e6 q0): linear at sigma_w^2 = 0.5,
+    sigma_b^2 = 5e12 has q* = sigma_b^2 / (1 - sigma_w^2) = 1e13 (closed form), found from
+    q_0 = 1e8 (kills the cap 1e6 * q0 mutated to 1e6 / q0, which calls it divergence)."""
+    assert theory.fixed_point("linear", 0.5, 5e12, q0=1e8) == pytest.approx(1e13, rel=1e-12)
+
+
+def test_a_plugin_activations_parameters_reach_phi_and_its_derivative():
+    """phi = scale * tanh as a plugin with a ``scale`` parameter (the quadrature path): with
+    scale = 2, E[phi(u)^2] = 4 E[tanh(u)^2] and chi_1 = sigma_w^2 4 E[sech^4(u)], references
+    by scipy's quad (kills the parameters dropped from phi or from phi')."""
+    from scipy.integrate import quad
+
+    def gaussian_mean(f) -> float:
+        return quad(lambda x: f(x) * math.exp(-x * x / 2) / math.sqrt(2 * math.pi), -40, 40,
+                    points=[0.0], epsabs=0, epsrel=1e-13, limit=200)[0]
+
+    def phi(x, scale=1.0):
+        return scale * np.tanh(x)
+
+    def dphi(x, scale=1.0):
+        return scale * (1 - np.tanh(x) ** 2)
+
+    with plugin_activation("scaled_param_tanh", phi, dphi):
+        q1 = theory.length_map("scaled_param_tanh", 1.5, depth=1, scale=2.0)[1]
+        chi = theory.chi1("scaled_param_tanh", 1.5, q=1.0, scale=2.0)
+    assert q1 == pytest.approx(1.5 * 4 * gaussian_mean(lambda x: math.tanh(x) ** 2), rel=1e-10)
+    assert chi == pytest.approx(1.5 * 4 * gaussian_mean(lambda x: math.cosh(x) ** -4),
+                                rel=1e-10)
+
+
+def test_a_fixed_point_below_q_zero_reads_as_zero():
+    """tanh at sigma_w^2 = 0.5 with sigma_b^2 = 1e-200 has q* = sigma_b^2 / (1 - 0.5) = 2e-200
+    to first order, below Q_ZERO = 1e-150, which reads as 0 (kills returning sigma_b^2 there
+    whatever its size)."""
+    assert theory.fixed_point("tanh", 0.5, 1e-200) == 0.0
+    assert theory.fixed_point("tanh", 0.5, 1e-100) == pytest.approx(2e-100, rel=1e-12)

@@ -235,3 +235,38 @@ def test_theory_errors_say_what_to_do():
             NetworkSpec("undeclared_normal", "tanh", (8, 8)).weight_gain(0, 8)
     finally:
         initkit.unregister_plugin(name)
+
+
+# Contracts that `make mutation MODULES=theory` found unguarded (issue 25); each docstring
+# names the mutant it kills.
+
+
+def test_a_width_of_one_is_a_network():
+    """Widths must be >= 1, so a single unit (in any layer) is a network, not an error
+    (kills ``w < 1`` -> ``w <= 1`` and -> ``w < 2``)."""
+    assert NetworkSpec("he", None, (1, 1)).widths == (1, 1)
+    assert NetworkSpec.build("he", "tanh", depth=2, width=[1, 8]).widths == (1, 1, 8)
+
+
+def test_draw_weight_rescales_wide_float32_draws_without_overflow():
+    """An undeclared variance is measured as the draw's mean square in float64: float32 draws
+    of size ~1e20 (squares ~1e40, past float32's 3.4e38) still rescale to fan_in * mean(W^2) =
+    sigma_w^2, to float32 rounding (6e-8 per entry), instead of becoming all zeros from an
+    infinite mean square (kills dropping ``dtype=np.float64`` from ``np.square``)."""
+
+    class Plugin:
+        @initkit.hookimpl
+        def initkit_register_initializers(self, register):
+            def wide(shape, rng, dtype=np.float64):
+                return (1e20 * rng.uniform(-1.0, 1.0, size=shape)).astype(dtype)
+
+            register("wide_uniform", wide)
+
+    name = initkit.register_plugin(Plugin(), name="wide-uniform")
+    try:
+        spec = NetworkSpec("wide_uniform", "tanh", (40, 30), sigma_w2=1.3)
+        w = spec.draw_weight(0, np.random.default_rng(5), np.float32)
+    finally:
+        initkit.unregister_plugin(name)
+    assert w.dtype == np.float32
+    assert 40 * np.mean(np.square(w, dtype=np.float64)) == pytest.approx(1.3, rel=1e-6)

@@ -57,6 +57,8 @@ class Numeric:
         self.phi, self.dphi = phi, dphi
 
     def _mean(self, f: Callable[[np.ndarray], np.ndarray], q: float) -> float:
+        if math.isnan(q):  # an undefined q (0 * inf upstream) has undefined moments
+            return math.nan
         x, w = centred_rule(math.sqrt(_bounded(q)))
         return float(np.dot(w, f(x)))
 
@@ -71,9 +73,13 @@ class Numeric:
         return self._mean(lambda x: x * self.phi(x) * self.dphi(x), q) / q
 
     def pair(self, q: float, c: float) -> float:
+        if math.isnan(q):
+            return math.nan
         return pair_expectation(self.phi, self.phi, _bounded(q), _clip(c))
 
     def dpair(self, q: float, c: float) -> float:
+        if math.isnan(q):
+            return math.nan
         return pair_expectation(self.dphi, self.dphi, _bounded(q), _clip(c))
 
 

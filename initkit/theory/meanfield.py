@@ -96,7 +96,12 @@ def solve_fixed_point(forms: Forms, sigma_w2: float, sigma_b2: float, q0: float 
                 return float(sigma_b2) if sigma_b2 > Q_ZERO else 0.0
         if value == 0.0:
             return float(lo)
-    return float(brentq(excess, lo, hi, xtol=1e-300, rtol=rtol, maxiter=max_iter))
+    try:
+        return float(brentq(excess, lo, hi, xtol=1e-300, rtol=rtol, maxiter=max_iter))
+    except RuntimeError:  # brentq's "failed to converge after max_iter iterations"
+        raise TheoryError(f"q* did not converge to relative tolerance {rtol:.3g} within "
+                          f"max_iter={max_iter} root-search steps (between q = {lo:.6g} and "
+                          f"{hi:.6g}); raise max_iter or tol") from None
 
 
 def _diverges(activation: str | Activation, sigma_w2: float, sigma_b2: float,
