@@ -529,6 +529,12 @@ def test_the_fast_npy_reader_agrees_with_numpy_load_and_defers_the_rest():
         + blob[10:]
     assert protocol._fast_array(wrong_length) is None
     assert protocol._fast_array(npy(np.array([None], dtype=object))) is None
+    header = b"{'descr': '<U0', 'fortran_order': False, 'shape': (5,), }"
+    header += b" " * (63 - 10 - len(header)) + b"\n"
+    zero_width = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header
+    assert protocol._fast_array(zero_width) is None  # numpy.frombuffer would raise
+    empty = protocol.decode({"$": "nd", "i": 0}, [zero_width])  # numpy.load reads it
+    assert empty.shape == (5,) and empty.tolist() == [""] * 5
 
 
 def test_validate_checks_every_value_it_holds():

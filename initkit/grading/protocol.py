@@ -447,8 +447,9 @@ def _dec(t: Any, blobs: list[bytes], depth: int) -> Any:
 
 
 #: The header ``numpy.save`` writes for a C-ordered array, format 1.0: magic, version, a
-#: 2-byte length, the dict with its three keys in this order, spaces, a newline.
-_NPY_V1 = re.compile(rb"\x93NUMPY\x01\x00..\{'descr': '([<>|][a-zA-Z][0-9]{0,3})', "
+#: 2-byte length, the dict with its three keys in this order (a dtype of the allowed kinds,
+#: as numpy writes it), spaces, a newline.
+_NPY_V1 = re.compile(rb"\x93NUMPY\x01\x00..\{'descr': '([<>|][biufcSU][0-9]{0,3})', "
                      rb"'fortran_order': False, 'shape': \(((?:[0-9]{1,12}, ?){0,32}"
                      rb"[0-9]{0,12})\), \} *\n", re.S)
 
@@ -465,8 +466,9 @@ def _fast_array(blob: bytes) -> np.ndarray | None:
     except TypeError:
         return None
     shape = tuple(int(d) for d in m.group(2).split(b",") if d.strip())
-    if dtype.kind not in ALLOWED_KINDS or len(blob) - m.end() != math.prod(shape) * dtype.itemsize:
-        return None
+    size = math.prod(shape) * dtype.itemsize
+    if dtype.kind not in ALLOWED_KINDS or not dtype.itemsize or len(blob) - m.end() != size:
+        return None  # a zero-width dtype ('<U0') is numpy.load's to refuse
     return np.frombuffer(blob, dtype=dtype, offset=m.end()).reshape(shape).copy()
 
 
