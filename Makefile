@@ -19,9 +19,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/initkit demo
 
-# one pytest process per core (pytest-xdist): each test module on one process, its fixtures built once
+# one pytest process per core (pytest-xdist): each test module on one process, its fixtures built
+# once; the 25 slowest tests (fixtures included) listed at the end
 test: $(STAMP)
-	$(BIN)/python -m pytest -n auto --dist loadfile
+	$(BIN)/python -m pytest -n auto --dist loadfile --durations=25
 
 # JupyterLab on the student notebooks, from the kit's own environment (LAB_ARGS=--no-browser ...);
 # Jupyter refuses to start as root unless told, so root gets --allow-root
