@@ -13,12 +13,19 @@ fan_out)), each with one call on the given generator; ``init_weights(init, seed)
 student's own initializer; ``train_curve(init, seed)`` trains them with the notebook's
 ``fit`` call and returns ``history.loss``.
 
-The training checks rerun ``train_curve`` with a hidden seed inside the notebook's process and
-replay the first ``REPLAY`` steps here, from the weights the student's ``init_weights`` gives
-for that seed, with the same engine: a curve that was not trained from those weights (stored,
-printed, drawn by hand) is not the replay and earns nothing. He's final loss beating Xavier's
-by ``MARGIN`` holds for every seed of the reference (measured over 50 seeds offline: the
-smallest gap was 0.59; Xavier's final loss never left [2.29, 2.32], ln 10 = 2.303).
+The training checks rerun ``train_curve`` with ``RERUNS`` hidden seeds inside the notebook's
+process and replay the first ``REPLAY`` steps of each here, from the weights the student's
+``init_weights`` gives for that seed, with the same engine: a curve that was not trained from
+those weights (stored, printed, drawn by hand) is not the replay and earns nothing.
+
+"He below Xavier by more than ``MARGIN``" compares the means of the final losses over the
+seeds, because one seed does not always show it: over 654 random seeds the reference's gap
+(Xavier's final loss minus He's) was 0.22 at seed 2142254010, where Xavier left its plateau
+(2.108), and at least 0.376 at every other (a single-seed check failed a correct notebook
+about once in 650 gradings). No two of the 654 seeds average below 0.29, so a correct
+notebook fails the two-seed check with a rate well below 1e-5. He with LeCun's 1/fan_in (the
+``missing_sqrt2`` plant) stalls like Xavier: its gap stayed in [-0.135, 0.013] over 288
+seeds, far below ``MARGIN``.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ SHAPES = [(n_out, n_in) for n_in, n_out in zip(WIDTHS[:-1], WIDTHS[1:], strict=T
 STEPS, BATCH, EPOCHS, LR, MOMENTUM = 200, 32, 2, 0.01, 0.9
 LAST, MARGIN = 20, 0.25
 REPLAY = 20  # steps of a run the grader trains again itself
+RERUNS = 2  # hidden seeds train_curve reruns with; "He below Xavier" compares their means
 KIT_FANS = ("initkit.fans.compute_fans",)
 KIT_HE = ("initkit.builtin_initializers.he_normal", "initkit.builtin_initializers.he_uniform")
 KIT_XAVIER = ("initkit.builtin_initializers.xavier_normal",
@@ -400,52 +408,52 @@ def test_init_weights(submission, grade_seed):
             f"{what} gave different weights for the same seed"
 
 
+def _rerun_one(submission, init: str, seed: int) -> np.ndarray | str:
+    """train_curve(init, seed) in the notebook's process: the curve, or why it does not count."""
+    what = f"train_curve({init!r}, seed)"
+    probe = submission.probe("train_curve", init, seed, spy=list(OWN.values()),
+                             forbid=_forbid_all())
+    if probe.error:
+        return f"{what} raised {probe.error}"
+    if probe.forbidden:
+        return _kit_message(what, probe.forbidden)
+    problem = _spy_message(what, init, probe.calls)
+    if problem:
+        return problem
+    value = probe.value
+    if isinstance(value, list):
+        value = np.asarray(value, dtype=float)
+    try:
+        curve = expect(value, shape=(STEPS,), dtype="f", what=what)
+    except AssertionError as exc:
+        return str(exc)
+    upstream = _ignores_rng(submission, init, seed)
+    if upstream:
+        return f"{what}: {upstream}"
+    try:
+        want = replay(_weights(submission, init, seed), seed)
+    except AssertionError as exc:
+        return str(exc)
+    if not np.allclose(curve[:REPLAY], want, rtol=1e-5, atol=1e-6):
+        return (f"the losses of {what} are not those of training init_weights({init!r}, "
+                "seed) with the notebook's fit call (same seed, epochs, batch size, lr, "
+                "momentum, steps); return history.loss of that run")
+    return curve
+
+
 @pytest.fixture(scope="module")
 def rerun(submission, grade_seed):
-    """train_curve(init, hidden seed) for both inits: the curve, or why it does not count."""
+    """train_curve(init, seed) for both inits and the RERUNS hidden seeds: init -> the
+    curves (one per seed), or why they do not count."""
     out = {}
     for init in ("he", "xavier"):
-        what = f"train_curve({init!r}, seed)"
-        probe = submission.probe("train_curve", init, grade_seed, spy=list(OWN.values()),
-                                 forbid=_forbid_all())
-        if probe.error:
-            out[init] = f"{what} raised {probe.error}"
-            continue
-        if probe.forbidden:
-            out[init] = _kit_message(what, probe.forbidden)
-            continue
-        problem = _spy_message(what, init, probe.calls)
-        if problem:
-            out[init] = problem
-            continue
-        value = probe.value
-        if isinstance(value, list):
-            value = np.asarray(value, dtype=float)
-        try:
-            curve = expect(value, shape=(STEPS,), dtype="f", what=what)
-        except AssertionError as exc:
-            out[init] = str(exc)
-            continue
-        upstream = _ignores_rng(submission, init, grade_seed)
-        if upstream:
-            out[init] = f"{what}: {upstream}"
-            continue
-        try:
-            want = replay(_weights(submission, init, grade_seed), grade_seed)
-        except AssertionError as exc:
-            out[init] = str(exc)
-            continue
-        if not np.allclose(curve[:REPLAY], want, rtol=1e-5, atol=1e-6):
-            out[init] = (f"the losses of {what} are not those of training "
-                         f"init_weights({init!r}, seed) with the notebook's fit call (same "
-                         "seed, epochs, batch size, lr, momentum, steps); return history.loss "
-                         "of that run")
-            continue
-        out[init] = curve
+        curves = [_rerun_one(submission, init, grade_seed + k) for k in range(RERUNS)]
+        problems = [c for c in curves if isinstance(c, str)]
+        out[init] = problems[0] if problems else curves
     return out
 
 
-def _curve(rerun, init: str) -> np.ndarray:
+def _curves(rerun, init: str) -> list[np.ndarray]:
     got = rerun[init]
     if isinstance(got, str):
         raise AssertionError(got)
@@ -454,18 +462,20 @@ def _curve(rerun, init: str) -> np.ndarray:
 
 @pytest.mark.points(1, grade_id="test_training")
 def test_train_curve_trains(submission, rerun):
-    """train_curve reruns with a new seed: your initializers, the notebook's training run."""
+    """train_curve reruns with new seeds: your initializers, the notebook's training run."""
     for init in ("he", "xavier"):
-        _curve(rerun, init)
+        _curves(rerun, init)
 
 
 @pytest.mark.points(1, grade_id="test_training")
 def test_he_below_xavier_on_rerun(submission, rerun):
-    """On a rerun with a hidden seed, He's final loss ends clearly below Xavier's."""
-    he, xavier = _curve(rerun, "he"), _curve(rerun, "xavier")
-    assert _final(he) < _final(xavier) - MARGIN, \
-        f"on a rerun with a new seed He's final loss is {_final(he):.3f} and Xavier's " \
-        f"{_final(xavier):.3f}; He's should be lower by more than {MARGIN} - check the " \
+    """On reruns with two hidden seeds, He's final loss ends clearly below Xavier's (their
+    means over the two seeds)."""
+    he = float(np.mean([_final(c) for c in _curves(rerun, "he")]))
+    xavier = float(np.mean([_final(c) for c in _curves(rerun, "xavier")]))
+    assert he < xavier - MARGIN, \
+        f"on reruns with two new seeds He's final loss is {he:.3f} and Xavier's {xavier:.3f} " \
+        f"(means over the seeds); He's should be lower by more than {MARGIN} - check the " \
         "initializers' variances"
 
 
