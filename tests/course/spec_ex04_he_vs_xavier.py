@@ -5,8 +5,8 @@ gives the score of every autograded cell that the mistake costs points (the othe
 full marks), the same under ``nbgrader autograde`` and ``initkit grade``.
 
 The training checks compare final losses, averaged over two hidden seeds, with a margin of
-0.25, so each expectation holds for every hidden seed: over 654 seeds He beat Xavier by 0.22
-at one seed and at least 0.376 at every other (the graders' docstring has the numbers); He
+0.25, so each expectation holds for every hidden seed: He beat Xavier by 0.22 at one seed a
+suite run drew and by at least 0.376 at 654 random ones (the graders' docstring); He
 drawn uniformly, and Xavier with its variance as std (which stalls as Xavier does), beat it
 by at least 0.59 over 110 seeds measured earlier; He without the factor 2 stalls like Xavier
 (gap within [-0.135, 0.013] over 288 seeds).
