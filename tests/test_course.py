@@ -284,17 +284,11 @@ def plant_matrix(results: dict[str, dict]) -> dict[str, list[str]]:
 @pytest.mark.parametrize("slug", SLUGS)
 def test_every_hidden_check_is_failed_by_a_planted_mistake(course, slug):
     """The check-by-plant matrix (printed) has no empty row: each grader check of the
-    exercise is failed, with its own message, by at least one planted mistake, but for the
-    checks the spec lists as UNPLANTABLE with the reason (and those none fails)."""
+    exercise is failed, with its own message, by at least one planted mistake."""
     matrix = plant_matrix(course["results"][slug])
-    unplantable = getattr(spec(slug), "UNPLANTABLE", {})
     width = max(len(c) for c in matrix)
     print(f"\n{slug}: grader check x planted mistakes that fail it")
     for check, plants in matrix.items():
-        shown = ", ".join(plants) or ("(unplantable: see the spec)" if check in unplantable
-                                      else "-- NONE --")
-        print(f"  {check:<{width}}  {shown}")
-    empty = [c for c, plants in matrix.items() if not plants and c not in unplantable]
+        print(f"  {check:<{width}}  {', '.join(plants) or '-- NONE --'}")
+    empty = [c for c, plants in matrix.items() if not plants]
     assert not empty, f"{slug}: no planted mistake fails {empty}: add one to spec_{slug}.py"
-    stale = [c for c in unplantable if c not in matrix or matrix[c]]
-    assert not stale, f"{slug}: UNPLANTABLE lists {stale}, which a plant fails or no check is"

@@ -100,10 +100,10 @@ EXPECTED = {
     "int_dtype": {"test_constant_init": 0.0},
     "outputs_first": {"test_gradient_norms": 0.0, "test_figure": 0.0},
     "no_tanh_prime": {"test_gradient_norms": 0.0, "test_figure": 0.0,
-                      "test_constant_collapse": 1.0},
+                      "test_constant_collapse": 0.0},
     "he_variance": {"test_xavier_normal": 0.0},
     "uniform_for_normal": {"test_xavier_normal": 0.0},
-    "upstream_skips_tanh_prime": {"test_gradient_norms": 0.0, "test_constant_collapse": 1.0,
+    "upstream_skips_tanh_prime": {"test_gradient_norms": 0.0, "test_constant_collapse": 0.0,
                                   "test_figure": 0.0},
 }
 
@@ -120,15 +120,3 @@ SENTENCES = {
 
 #: what `initkit check` prints for the untouched release (the visible tests' sentences)
 CHECK_RELEASE = ["not implemented yet", "FAILED"]
-
-#: grader checks no plausible planted mistake can fail on its own, and why (the check-by-plant
-#: matrix in test_course accepts an empty row only for these)
-UNPLANTABLE = {
-    "test_ex01_gradient_norms.py::test_constant_weights_give_rank_one_gradients":
-        "implied by the other checks: with constant weights every unit of a layer has the same "
-        "h and, by W^T delta with constant W, the same delta, so dL/dW_l = delta_l h_{l-1}^T "
-        "has rank 1 for any weight_gradients that treats units alike; planted backprop "
-        "mistakes (no tanh', output first, dL/dh not through tanh', the random upstream r of "
-        "initkit.simulate, an L2 term) all keep rank 1 and fail test_weight_gradients "
-        "instead; only constant_init (its own check) could break the symmetry",
-}
