@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import warnings
 from contextlib import contextmanager
 
@@ -342,10 +343,14 @@ def test_the_edge_at_a_tiny_bias_is_the_small_q_series_not_one():
 
 
 def test_an_activation_flat_at_zero_has_no_critical_point_to_snap_to():
-    """phi = tanh^3 has phi(0) = phi'(0) = 0: q* = 0 is stable for every sigma_w^2, there is no
-    1 / E[phi'(0)^2] to snap to, and the search answers with a sigma_w^2 (where q* jumps from
-    0 to a positive value) or a TheoryError, never a ZeroDivisionError (kills
-    ``dphi2(0) <= 0`` -> ``dphi2(1) <= 0`` and -> ``dphi2(0) < 0``)."""
+    """phi = tanh^3 has phi(0) = phi'(0) = 0: q* = 0 (chi_1 = 0) is stable for every
+    sigma_w^2, and at sigma_w^2 = 5.328 a stable q* = 0.867 appears beside it (a saddle-node
+    bifurcation): the q* reached from q0 = 1 jumps from 0 to 0.867 and chi_1 from 0 to 1.31. No
+    sigma_w^2 has chi_1 = 1, so the search says so (a TheoryError naming the jump), not the
+    jump's sigma_w^2 as an edge, and never a ZeroDivisionError (kills ``dphi2(0) <= 0`` ->
+    ``dphi2(1) <= 0`` and -> ``dphi2(0) < 0``, and the jump check dropped). The reference
+    is the length map itself, 20,000 steps at 0.1% on either side of the jump (closer, the
+    passage past the saddle-node's ghost takes longer than that)."""
     def phi(x):
         return np.tanh(x) ** 3
 
@@ -353,12 +358,42 @@ def test_an_activation_flat_at_zero_has_no_critical_point_to_snap_to():
         return 3 * np.tanh(x) ** 2 * (1 - np.tanh(x) ** 2)
 
     with plugin_activation("tanh_cubed", phi, dphi):
-        try:
-            edge = theory.edge_of_chaos("tanh_cubed", 0.0)
-        except TheoryError:
-            return
-        assert theory.fixed_point("tanh_cubed", edge * (1 - 1e-6)) == 0.0
-        assert theory.fixed_point("tanh_cubed", edge * (1 + 1e-6)) > 0.1
+        with pytest.raises(TheoryError) as error:
+            theory.edge_of_chaos("tanh_cubed", 0.0)
+        message = str(error.value)
+        jump = float(re.search(r"at sigma_w\^2 = ([\d.]+) ", message).group(1))
+        assert re.fullmatch(
+            r"no edge of chaos for tanh_cubed and sigma_b\^2 = 0: at sigma_w\^2 = [\d.]+ the "
+            r"fixed point q\* jumps from 0 to 0\.86\d* and chi_1 from 0 to 1\.3\d*, so chi_1 "
+            r"jumps past 1 without crossing it\. The transition is discontinuous here, not a "
+            r"chi_1 = 1 crossing\.", message), message
+        below = theory.length_map("tanh_cubed", jump * (1 - 1e-3), depth=20_000)[-1]
+        above = theory.length_map("tanh_cubed", jump * (1 + 1e-3), depth=20_000)[-1]
+        assert below < 1e-3 and above > 0.8
+        assert 5.32 < jump < 5.34
+
+
+@pytest.mark.parametrize("sigma_w2,q0", [(5.5, 1.5), (5.5, 20.0), (5.34, 1.0)])
+def test_a_pair_of_fixed_points_close_together_is_not_jumped_over(sigma_w2, q0):
+    """tanh^3 at sigma_w^2 = 5.5 has fixed points 0 (stable), 0.58 (unstable) and 1.2505
+    (stable); at 5.34, just past the saddle-node at 5.328, the pair is 0.79 and 0.95. From
+    q0 the length map falls to the upper stable point (reference: 3000 steps of the map
+    itself), and fixed_point finds it; the former scan down by a factor 8 per step jumped over
+    the pair and answered 0. From 1.5 and 1.0 the map's own steps find it (5.34 kills skipping
+    them, ``_ITERATES = 0``); from 20 the map's first step is over a factor 2, so the halving
+    scan must (kills the scan's step 0.5 -> 0.125). Below the pair (q0 = 0.5) it falls to 0."""
+    def phi(x):
+        return np.tanh(x) ** 3
+
+    def dphi(x):
+        return 3 * np.tanh(x) ** 2 * (1 - np.tanh(x) ** 2)
+
+    with plugin_activation("tanh_cubed", phi, dphi):
+        want = theory.length_map("tanh_cubed", sigma_w2, q0=q0, depth=3000)[-1]
+        assert want > 0.9
+        assert theory.fixed_point("tanh_cubed", sigma_w2, q0=q0) == pytest.approx(want,
+                                                                                 rel=1e-12)
+        assert theory.fixed_point("tanh_cubed", sigma_w2, q0=0.5) == 0.0
 
 
 @pytest.mark.parametrize("activation", ["relu", "selu", "linear", "gelu"])

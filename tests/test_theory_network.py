@@ -176,7 +176,8 @@ def test_fixed_point_honours_tol():
     for bad in (0.0, 1e-17, 1.0, -1e-3):
         with pytest.raises(TheoryError, match=f"tol={bad!r}: the relative tolerance"):
             theory.fixed_point("tanh", 2.5, 0.1, tol=bad)
-    assert theory.fixed_point("tanh", 2.5, 0.1, tol=4 * np.finfo(float).eps) == exact
+    assert theory.fixed_point("tanh", 2.5, 0.1, tol=4 * np.finfo(float).eps) == pytest.approx(
+        exact, rel=1e-14)
 
 
 def test_every_public_theory_name_does_something():
