@@ -275,8 +275,8 @@ def test_write_table_refuses_other_suffixes_and_reads_what_it_wrote(tmp_path):
 
 
 def test_parquet_tables_round_trip(tmp_path):
-    """With pyarrow installed a .parquet table reads back equal, no temporary file left."""
-    pytest.importorskip("pyarrow")
+    """With pyarrow installed (the [test] extra brings it) a .parquet table reads back
+    equal, no temporary file left."""
     table = run_sweep(make_grid("tanh", [1.0, 2.0], [0.0], [4], [16], seeds=2, batch=4)).table
     path = write_table(table, tmp_path / "t.parquet")
     back = read_table(path)
@@ -366,13 +366,13 @@ def test_a_failure_text_with_line_breaks_reads_back_exactly(tmp_path):
     assert read_table(path)[0]["failure"] == "worker lost\r\nretry"
 
 
-def test_parquet_without_pyarrow_says_how_to_get_it(tmp_path):
+def test_parquet_without_pyarrow_says_how_to_get_it(tmp_path, monkeypatch):
     """Without pyarrow, writing or reading .parquet (any case) is one InitkitError saying to
-    install it or use .csv, and nothing is written."""
-    import importlib.util
-
-    if importlib.util.find_spec("pyarrow") is not None:
-        pytest.skip("pyarrow is installed")
+    install it or use .csv, and nothing is written. (The test environment has pyarrow, for
+    the round trip above; a None in sys.modules makes ``import pyarrow`` fail as if it were
+    not installed.)"""
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
     message = (r"^writing or reading \.parquet needs pyarrow: pip install pyarrow, or use a "
                r"\.csv file$")
     with pytest.raises(InitkitError, match=message):
@@ -508,3 +508,22 @@ def test_a_failing_point_is_a_failure_named_by_its_task_key():
     assert failure.key.startswith("initkit-sweep-") and failure.key.endswith(point.key)
     assert "draws all-zero weights" in failure.reason
     assert result.table[0]["failed"] == 1 and "all-zero" in result.table[0]["failure"]
+
+
+def test_a_grid_point_runs_blas_on_one_thread():
+    """A sweep's workers run one point each at a time, so measure() holds BLAS to one thread
+    (more would only oversubscribe the cores): inside the context threadpoolctl reports one
+    thread for every BLAS library, and the default again after it (kills ``limits=None``
+    and ``limits=2`` on a machine with more than one core)."""
+    from threadpoolctl import threadpool_info
+
+    from initkit.sweep import _one_blas_thread
+
+    def blas_threads() -> list[int]:
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    before = blas_threads()
+    assert before, "numpy's BLAS is not visible to threadpoolctl"
+    with _one_blas_thread():
+        assert blas_threads() == [1] * len(before)
+    assert blas_threads() == before
