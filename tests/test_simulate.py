@@ -566,3 +566,52 @@ def test_float32_runs_draw_and_add_in_float32():
                                                   rel=1e-6)
     cosine = h[0] @ h[1] / np.sqrt((h[0] @ h[0]) * (h[1] @ h[1]))
     assert stats["correlation"][-1] == pytest.approx(float(cosine), rel=1e-5)
+
+
+# The simulator's buffer pool (issue 26's speed) is a contract of its own: a role's array is
+# handed out again once nothing in use shares its memory, so the layer loop allocates once.
+
+
+def test_the_buffer_pool_reuses_an_array_unless_it_is_in_use():
+    """take(role, shape) gives the same array again while nothing passed as in use shares its
+    memory, a second array when the first is in use (never aliasing an input), and other
+    arrays for another role, shape or dtype (kills the in-use test inverted or given None,
+    and a pool that appends None)."""
+    from initkit.simulation import _Buffers
+
+    buffers = _Buffers(np.dtype(np.float64))
+    first = buffers.take("z", (4, 3))
+    assert isinstance(first, np.ndarray) and first.shape == (4, 3) and first.dtype == np.float64
+    assert buffers.take("z", (4, 3)) is first
+    unrelated = np.zeros((4, 3))
+    assert buffers.take("z", (4, 3), unrelated) is first
+    second = buffers.take("z", (4, 3), first)
+    assert second is not first and not np.may_share_memory(second, first)
+    assert buffers.take("z", (4, 3), first[1:]) is second  # a view of first is first in use
+    assert buffers.take("z", (4, 3), second) is first
+    assert buffers.take("dW", (4, 3)) is not first
+    assert buffers.take("z", (3, 4)) is not first
+    flags = buffers.take("z", (4, 3), dtype=bool)
+    assert flags.dtype == bool and flags is not first
+
+
+def test_unit_fractions_count_by_kind_and_write_into_the_pool():
+    """dead = phi' exactly 0, saturated = 0 < |phi'| < SATURATION (negative slopes by their
+    magnitude, NaN neither), the slope itself untouched; |phi'| and the comparison go into
+    the pool's "abs" and "small" arrays, the same ones on a second call (kills the buffers
+    skipped, renamed or given the wrong dtype)."""
+    from initkit.simulation import SATURATION, _Buffers, _unit_fractions
+
+    slope = np.array([[0.0, 0.5 * SATURATION, -0.5 * SATURATION, 1.0],
+                      [-1.0, np.nan, 0.0, 2 * SATURATION]], dtype=np.float32)
+    kept = slope.copy()
+    buffers = _Buffers(np.dtype(np.float64))
+    assert _unit_fractions(slope, buffers) == (2 / 8, 2 / 8)
+    np.testing.assert_array_equal(slope, kept)
+    pooled = {key: list(arrays) for key, arrays in buffers.free.items()}
+    assert sorted(pooled) == [("abs", (2, 4), np.dtype(np.float32).str),
+                              ("small", (2, 4), np.dtype(bool).str)]
+    assert all(len(arrays) == 1 for arrays in pooled.values())
+    assert _unit_fractions(slope, buffers) == (2 / 8, 2 / 8)
+    assert all(buffers.free[key][0] is arrays[0] and len(buffers.free[key]) == 1
+               for key, arrays in pooled.items())
