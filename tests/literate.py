@@ -55,9 +55,10 @@ def blocks(text: str) -> list[Block]:
     return found
 
 
-def env() -> dict[str, str]:
+def env(bin_dir: Path = BIN) -> dict[str, str]:
+    """The guide's environment: ``bin_dir`` (the venv's, or an overlay's) first on PATH."""
     out = {k: v for k, v in os.environ.items() if not k.startswith("INITKIT_")}
-    out.update(PATH=f"{BIN}{os.pathsep}{out.get('PATH', '')}", PIP_DISABLE_PIP_VERSION_CHECK="1",
+    out.update(PATH=f"{bin_dir}{os.pathsep}{out.get('PATH', '')}", PIP_DISABLE_PIP_VERSION_CHECK="1",
                PIP_NO_INPUT="1", PYTHONDONTWRITEBYTECODE="1", OPENBLAS_NUM_THREADS="1")
     return out
 
@@ -101,9 +102,10 @@ def shell_command(command: str) -> str:
     return re.sub(r"^pip uninstall ", "python -m pip uninstall ", command)
 
 
-def run_console(block: Block, folder: Path, doc: str) -> None:
+def run_console(block: Block, folder: Path, doc: str, bin_dir: Path = BIN) -> None:
     for command, expected in commands(block.body):
-        result = subprocess.run(["bash", "-c", shell_command(command)], cwd=folder, env=env(),
+        result = subprocess.run(["bash", "-c", shell_command(command)], cwd=folder,
+                                env=env(bin_dir),
                                 capture_output=True, text=True, timeout=600)
         where = f"{doc} line {block.line}: `{command}`"
         shown = result.stdout + result.stderr
@@ -117,18 +119,18 @@ def run_console(block: Block, folder: Path, doc: str) -> None:
         assert_output_shows(expected, shown, where)
 
 
-def run_pycon(block: Block, folder: Path, index: int, doc: str) -> None:
+def run_pycon(block: Block, folder: Path, index: int, doc: str, bin_dir: Path = BIN) -> None:
     source = folder / f".doctest_{index}.txt"
     source.write_text(block.body)
-    result = subprocess.run([sys.executable, "-c", DOCTEST_RUNNER, str(source),
-                             f"{doc} line {block.line}"], cwd=folder, env=env(),
+    result = subprocess.run([str(bin_dir / "python"), "-c", DOCTEST_RUNNER, str(source),
+                             f"{doc} line {block.line}"], cwd=folder, env=env(bin_dir),
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def run_document(path: Path, folder: Path) -> int:
-    """Write, run and check every block of the guide at ``path`` in ``folder``, in order;
-    the number of console and pycon blocks run."""
+def run_document(path: Path, folder: Path, bin_dir: Path = BIN) -> int:
+    """Write, run and check every block of the guide at ``path`` in ``folder``, in order,
+    with ``bin_dir`` first on PATH; the number of console and pycon blocks run."""
     ran = 0
     for index, block in enumerate(blocks(path.read_text())):
         if block.title:
@@ -136,9 +138,9 @@ def run_document(path: Path, folder: Path) -> int:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(block.body)
         elif block.lang == "console" and block.options.strip() != "norun":
-            run_console(block, folder, path.name)
+            run_console(block, folder, path.name, bin_dir)
             ran += 1
         elif block.lang == "pycon":
-            run_pycon(block, folder, index, path.name)
+            run_pycon(block, folder, index, path.name, bin_dir)
             ran += 1
     return ran

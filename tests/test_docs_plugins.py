@@ -1,33 +1,23 @@
 """docs/plugins.md runs: its files are written, its commands and doctests run, in order
 (tests/literate.py's rules, stated at the top of the tutorial). ``console norun``
-(publishing to PyPI) is not run; the package the tutorial installs is uninstalled at the end
-whatever happens.
+(publishing to PyPI) is not run. The tutorial's `pip install -e .` goes into an overlay
+environment (tests/overlay.py), not into the test environment, where every other test's
+`initkit` at the same moment would see the package (or, half installed, warn about it).
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from literate import assert_output_shows, blocks, env, run_document  # noqa: E402
+from literate import assert_output_shows, blocks, run_document  # noqa: E402
+from overlay import Overlay  # noqa: E402
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "plugins.md"
-
-
-def uninstall(package: str) -> None:
-    """Remove ``package`` if the tutorial left it installed (e.g. after a failure)."""
-    try:
-        importlib.metadata.distribution(package)
-    except importlib.metadata.PackageNotFoundError:
-        return
-    subprocess.run([sys.executable, "-m", "pip", "uninstall", "-y", package], env=env(),
-                   capture_output=True, timeout=300)
 
 
 def test_every_block_is_run_or_written():
@@ -48,11 +38,8 @@ def test_tutorial_runs_from_an_empty_folder(tmp_path):
     folder.mkdir()
     package = re.search(r'^name = "([^"]+)"', DOC.read_text(), re.M).group(1)
     assert package == "initkit-keras-he"
-    try:
-        ran = run_document(DOC, folder)
-    finally:
-        uninstall(package)
-    assert ran >= 8
+    overlay = Overlay(tmp_path / "env")
+    assert run_document(DOC, folder, overlay.bin) >= 8
 
 
 @pytest.mark.parametrize("expected,actual,ok", [

@@ -1,11 +1,14 @@
 """Real plugin packages: pip-installed with an `initkit` entry point, used, then uninstalled.
 
-One module-scoped fixture pip-installs three packages into this interpreter's environment
-(no downloads: ``--no-build-isolation --no-deps --no-index``, from copies so the repository
-gets no build artefacts): the tiny one under tests/plugins/tiny_package, one whose module
-fails to import (tests/plugins/broken_package) and examples/initkit-plugin-example. It
-uninstalls them at the end, so the environment is left as it was found. The CLI is checked
-through real subprocesses of the `initkit` console script.
+One module-scoped fixture pip-installs three packages (no downloads: ``--no-build-isolation
+--no-deps --no-index``, from copies so the repository gets no build artefacts): the tiny one
+under tests/plugins/tiny_package, one whose module fails to import
+(tests/plugins/broken_package) and examples/initkit-plugin-example. They go into an overlay
+environment on top of the test environment (tests/overlay.py), never into the test
+environment itself: there every other test's `initkit`, in another pytest worker at the
+same moment, would load them or warn about the broken one. The CLI is checked through real
+subprocesses of the overlay's `initkit` console script; the in-process tests put the
+overlay's site-packages on sys.path while the module runs.
 """
 
 from __future__ import annotations
@@ -26,9 +29,11 @@ import initkit
 from initkit.plugins import reset_plugin_manager
 from initkit.testing import activation_checks, check_initializer, initializer_checks
 
+sys.path.insert(0, str(Path(__file__).parent))
+from overlay import Overlay  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 PLUGINS = ROOT / "tests" / "plugins"
-INITKIT = Path(sys.executable).parent / "initkit"
 PACKAGES = {
     "initkit-test-tiny-plugin": PLUGINS / "tiny_package",
     "initkit-test-broken-plugin": PLUGINS / "broken_package",
@@ -49,10 +54,6 @@ def run(*args: str, **env: str) -> subprocess.CompletedProcess:
                           env=clean_env(**env), timeout=300)
 
 
-def run_initkit(*args: str, **env: str) -> subprocess.CompletedProcess:
-    return run(INITKIT, *args, **env)
-
-
 def is_installed(dist: str) -> bool:
     try:
         importlib.metadata.distribution(dist)
@@ -62,16 +63,22 @@ def is_installed(dist: str) -> bool:
 
 
 class Installed:
-    """The installed packages, with an uninstall that a test or the teardown may call."""
+    """The packages installed into ``overlay``, with an uninstall that a test or the
+    teardown may call."""
 
-    def __init__(self, copies: dict[str, Path], preinstalled: set[str]):
+    def __init__(self, overlay: Overlay, copies: dict[str, Path], preinstalled: set[str]):
+        self.overlay = overlay
         self.copies = copies
         self.preinstalled = preinstalled
+
+    def initkit(self, *args: str, **env: str) -> subprocess.CompletedProcess:
+        """The overlay's `initkit` console script, run with ``args``."""
+        return run(self.overlay.bin / "initkit", *args, **env)
 
     def uninstall(self) -> None:
         ours = [d for d in self.copies if d not in self.preinstalled and is_installed(d)]
         if ours:
-            result = run(sys.executable, "-m", "pip", "uninstall", "-y", *ours)
+            result = run(self.overlay.python, "-m", "pip", "uninstall", "-y", *ours)
             assert result.returncode == 0, result.stdout + result.stderr
         importlib.invalidate_caches()
         reset_plugin_manager()
@@ -86,9 +93,10 @@ def installed(tmp_path_factory):
         copies[dist] = root / source.name
         shutil.copytree(source, copies[dist], ignore=shutil.ignore_patterns(
             "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache"))
-    state = Installed(copies, {d for d in PACKAGES if is_installed(d)})
-    result = run(sys.executable, "-m", "pip", "install", "--no-build-isolation", "--no-deps",
-                 "--no-index", *copies.values())
+    state = Installed(Overlay(root / "env"), copies, {d for d in PACKAGES if is_installed(d)})
+    result = run(state.overlay.python, "-m", "pip", "install", "--no-build-isolation",
+                 "--no-deps", "--no-index", *copies.values())
+    state.overlay.activate_here()
     try:
         assert result.returncode == 0, (
             "pip install of the test plugin packages failed (building without isolation needs "
@@ -99,6 +107,8 @@ def installed(tmp_path_factory):
         yield state
     finally:
         state.uninstall()
+        state.overlay.deactivate_here()
+        reset_plugin_manager()
 
 
 def listing(result: subprocess.CompletedProcess) -> dict[str, dict]:
@@ -108,7 +118,7 @@ def listing(result: subprocess.CompletedProcess) -> dict[str, dict]:
 
 def test_installed_plugins_appear_in_list_and_a_broken_one_only_warns(installed):
     """`initkit list` shows entry-point plugins' items; the broken package gives one warning."""
-    out = run_initkit("list", "--json")
+    out = installed.initkit("list", "--json")
     assert out.returncode == 0, out.stderr
     items = listing(out)
     assert items["tiny_normal"]["plugin"] == "tiny"
@@ -123,22 +133,23 @@ def test_installed_plugins_appear_in_list_and_a_broken_one_only_warns(installed)
 
 def test_installed_plugin_works_in_simulate(installed):
     """`initkit simulate --init tiny_normal` runs; layer 1's q is 0.1^2 * width * E[x^2]."""
-    out = run_initkit("simulate", "--init", "tiny_normal", "--activation", "tanh", "--depth", "3",
-                      "--width", "400", "--batch", "50", "--json")
+    out = installed.initkit("simulate", "--init", "tiny_normal", "--activation", "tanh",
+                            "--depth", "3", "--width", "400", "--batch", "50", "--json")
     assert out.returncode == 0, out.stderr
     trace = json.loads(out.stdout)
     assert (trace["init"], trace["activation"]) == ("tiny_normal", "tanh")
     # q_1 = mean over 400 * 50 pre-activations of (W x)^2, expectation 0.01 * 400 = 4
     assert trace["q"][0] == pytest.approx(4.0, rel=0.1)
-    example = run_initkit("simulate", "--init", "delta_orthogonal", "--activation", "swish",
-                          "--depth", "4", "--width", "128", "--batch", "16", "--backward")
+    example = installed.initkit("simulate", "--init", "delta_orthogonal", "--activation",
+                                "swish", "--depth", "4", "--width", "128", "--batch", "16",
+                                "--backward")
     assert example.returncode == 0, example.stderr
     assert "init=delta_orthogonal activation=silu depth=4" in example.stdout
 
 
 def test_disable_autoload_turns_entry_points_off(installed):
     """INITKIT_DISABLE_PLUGIN_AUTOLOAD=1 hides entry-point plugins (and their warning); --plugin still loads."""
-    out = run_initkit("--plugin", PLUGINS / "file_plugin.py", "list", "--json",
+    out = installed.initkit("--plugin", PLUGINS / "file_plugin.py", "list", "--json",
                       INITKIT_DISABLE_PLUGIN_AUTOLOAD="1")
     assert out.returncode == 0, out.stderr
     items = listing(out)
@@ -149,7 +160,7 @@ def test_disable_autoload_turns_entry_points_off(installed):
 
 def test_example_package_passes_check_plugin(installed):
     """`initkit check-plugin initkit-plugin-example` reports every check of its three items as passed."""
-    out = run_initkit("check-plugin", "initkit-plugin-example")
+    out = installed.initkit("check-plugin", "initkit-plugin-example")
     assert out.returncode == 0, out.stdout + out.stderr
     reset_plugin_manager()
     with pytest.warns(initkit.PluginWarning, match="broken-at-import"):
@@ -163,12 +174,12 @@ def test_example_package_passes_check_plugin(installed):
 
 def test_check_plugin_takes_a_distribution_name(installed):
     """check-plugin accepts the package's pip name; a package whose plugin failed is an error."""
-    tiny = run_initkit("check-plugin", "initkit-test-tiny-plugin")
+    tiny = installed.initkit("check-plugin", "initkit-test-tiny-plugin")
     assert tiny.returncode == 0, tiny.stdout + tiny.stderr
     assert tiny.stdout.startswith("initkit check-plugin: package 'initkit-test-tiny-plugin': "
                                   "1 initializer(s)")
     assert "tiny_normal-check_variance SKIPPED" in tiny.stdout  # it declares no variance
-    broken = run_initkit("check-plugin", "initkit-test-broken-plugin")
+    broken = installed.initkit("check-plugin", "initkit-test-broken-plugin")
     assert broken.returncode == 1
     assert broken.stderr.strip().splitlines()[-1] == (
         "error: package 'initkit-test-broken-plugin' is installed but its initkit plugin did "
@@ -178,7 +189,7 @@ def test_check_plugin_takes_a_distribution_name(installed):
 def test_example_package_own_tests_pass(installed):
     """The example's own pytest suite (initkit's parametrize_with_checks inside) passes."""
     tests = installed.copies["initkit-plugin-example"] / "tests"
-    out = run(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", tests)
+    out = run(installed.overlay.python, "-m", "pytest", "-q", "-p", "no:cacheprovider", tests)
     assert out.returncode == 0, out.stdout[-3000:]
     summary = out.stdout.rstrip().splitlines()[-1]
     assert " passed" in summary and "failed" not in summary and "error" not in summary
@@ -223,7 +234,7 @@ def test_uninstalling_removes_the_plugins(installed):
     if installed.preinstalled:
         pytest.fail(f"{sorted(installed.preinstalled)} were installed before this test ran; "
                     "uninstall them to test that uninstalling removes the plugins")
-    out = run_initkit("list", "--json")
+    out = installed.initkit("list", "--json")
     assert out.returncode == 0, out.stderr
     items = listing(out)
     assert "tiny_normal" not in items and not EXAMPLE_ITEMS & set(items)
