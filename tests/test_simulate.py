@@ -615,3 +615,16 @@ def test_unit_fractions_count_by_kind_and_write_into_the_pool():
     assert _unit_fractions(slope, buffers) == (2 / 8, 2 / 8)
     assert all(buffers.free[key][0] is arrays[0] and len(buffers.free[key]) == 1
                for key, arrays in pooled.items())
+
+
+def test_variance_is_the_population_variance_also_when_the_mean_is_tiny():
+    """_variance's shortcut mean(a^2) - mean(a)^2 equals np.var where it is taken (the
+    variance at least a quarter of mean(a^2)), also for a mean small but not zero (kills the
+    mean computed as sum * size: [1, -1, 1, -0.9] has sum 0.1, and the shortcut would then
+    take 0.16 off mean(a^2) instead of 0.000625), and falls back to np.var where the mean
+    dominates."""
+    from initkit.simulation import _variance
+
+    for a in (np.array([1.0, -1.0, 1.0, -0.9]), np.array([1.0, -1.0, 2.0, -2.0]),
+              np.array([[3.0, 3.1], [2.9, 3.0]]), np.arange(12.0).reshape(3, 4) - 5.5):
+        assert _variance(a) == pytest.approx(float(np.var(a)), rel=1e-12, abs=1e-15)

@@ -527,3 +527,26 @@ def test_a_grid_point_runs_blas_on_one_thread():
     with _one_blas_thread():
         assert blas_threads() == [1] * len(before)
     assert blas_threads() == before
+
+
+def test_a_theory_cell_that_raises_is_nan_not_an_error():
+    """theory_point turns a theory function's error into NaN (floats, never None): a plugin
+    activation whose phi raises ValueError for every input gives (nan, nan, nan) (kills the
+    NaN replaced by None)."""
+    from initkit.sweep import theory_point
+
+    def phi(x):
+        raise ValueError("phi is undefined here")
+
+    class Plugin:
+        @initkit.hookimpl
+        def initkit_register_activations(self, register):
+            register("undefined_everywhere", phi, phi)
+
+    plugin = initkit.register_plugin(Plugin(), name="undefined-everywhere")
+    try:
+        values = theory_point(("undefined_everywhere", 1.0, 0.0))
+    finally:
+        initkit.unregister_plugin(plugin)
+    assert len(values) == 3
+    assert all(isinstance(v, float) and math.isnan(v) for v in values), values
