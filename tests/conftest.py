@@ -6,6 +6,19 @@ import pytest
 
 from initkit.course.bridge import SKIP_ENV
 
+#: modules that take minutes (a whole course graded by nbgrader and initkit): collected first,
+#: so that pytest-xdist (--dist loadfile hands out modules in collection order) starts them
+#: at once instead of leaving them as the run's tail
+START_FIRST = ("test_course_honest.py", "test_course.py")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        name = item.path.name
+        return START_FIRST.index(name) if name in START_FIRST else len(START_FIRST)
+
+    items.sort(key=rank)  # stable: the order within each module is kept
+
 
 @pytest.fixture(autouse=True)
 def _course_environment_does_not_leak():

@@ -90,6 +90,7 @@ def solve_fixed_point(forms: Forms, sigma_w2: float, sigma_b2: float, q0: float 
     cap = max(Q_MAX, 1e6 * q0)
     q, value = float(q0), start
     bracket = None
+    # an iterate that a rounding puts past r only turns the scan below around, onto r
     for _ in range(_ITERATES):
         following = q + value  # F(q): between q and r
         if not 0.5 * q <= following <= 2.0 * q:
@@ -97,16 +98,13 @@ def solve_fixed_point(forms: Forms, sigma_w2: float, sigma_b2: float, q0: float 
         after = excess(following)
         if after == 0.0:
             return following
-        if (after > 0.0) != (value > 0.0):  # rounding at r itself
-            bracket = (q, following) if q < following else (following, q)
-            break
         ratio = after / value
         q, value = following, after
         if 0.0 < ratio < 1.0:
             estimate = q + value * ratio / (1.0 - ratio)  # Aitken: q + the remaining steps
             probe = 2.0 * estimate - q
             if probe > 0.0 and np.sign(excess(probe)) == -np.sign(value):
-                bracket = (q, probe) if q < probe else (probe, q)
+                bracket = (min(q, probe), max(q, probe))
                 break
     if bracket is not None:
         lo, hi = bracket
@@ -127,14 +125,12 @@ def solve_fixed_point(forms: Forms, sigma_w2: float, sigma_b2: float, q0: float 
         while True:
             lo = max(min(0.5 * hi, hi + value), sigma_b2)  # hi + value = F(hi), above r
             low = excess(lo)
-            if low >= 0.0:
+            if low >= 0.0:  # always so at sigma_b^2: excess(sigma_b^2) = sigma_w^2 E[phi^2]
                 break
-            if lo <= max(Q_ZERO, sigma_b2):  # excess(sigma_b^2) >= 0 but for rounding
-                return float(sigma_b2) if sigma_b2 > Q_ZERO else 0.0
+            if lo <= Q_ZERO:
+                return 0.0
             hi, value = lo, low
-        if low == 0.0:
-            return float(lo)
-    try:
+    try:  # brentq returns an end of the bracket that is a root itself
         return float(brentq(excess, lo, hi, xtol=1e-300, rtol=rtol, maxiter=max_iter))
     except RuntimeError:  # brentq's "failed to converge after max_iter iterations"
         raise TheoryError(f"q* did not converge to relative tolerance {rtol:.3g} within "
