@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -65,6 +66,23 @@ def test_graders_are_found_in_graders_of_the_working_directory(tmp_path):
     assert "alice    variance  8/8    graded" in proc.stdout
     assert json.loads((tmp_path / "out" / "alice" / "variance" / "results.json")
                       .read_text())["score"] == 8.0
+
+
+def test_the_instructors_pytest_settings_do_not_reach_the_grading_sessions(tmp_path):
+    """PYTEST_ADDOPTS (a report file, stop at the first failure) and PYTEST_PLUGINS in the
+    instructor's environment change nothing: each grading session runs the graders with
+    pytest's own defaults (before, every submission was "pytest could not run the graders
+    (exit code 4)": the sessions turn off junitxml, so --junitxml was an unknown option)."""
+    shutil.copytree(GRADERS, tmp_path / "graders")
+    shutil.copy(CORRECT, tmp_path / "alice_variance.ipynb")
+    env = {**os.environ, "PYTEST_ADDOPTS": f"--junitxml={tmp_path / 'report.xml'} -x",
+           "PYTEST_PLUGINS": "no_such_plugin_module"}
+    proc = subprocess.run([str(INITKIT), "grade", "alice_variance.ipynb", "--out", "out",
+                           "--jobs", "1", "--no-progress"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "alice    variance  8/8    graded" in proc.stdout
+    assert not (tmp_path / "report.xml").exists()
 
 
 def test_discover_reads_exercise_from_metadata_folder_name_or_fallback(tmp_path):

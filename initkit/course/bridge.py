@@ -134,7 +134,7 @@ def hidden_checks(slug: str, grade_id: str, namespace: dict, *,
 
     import pytest
 
-    from ..grading.runner import PLUGIN_MODULE, _Collector, _empty_ini, _plugin_autoloaded
+    from ..grading.runner import PLUGIN_MODULE, _Collector, _isolated_ini, _plugin_autoloaded
     from ..grading.submission import Submission
 
     grader_dir = graders_for(slug)
@@ -149,7 +149,7 @@ def hidden_checks(slug: str, grade_id: str, namespace: dict, *,
         args += ["-p", PLUGIN_MODULE]
     log = io.StringIO()
     with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log), \
-            warnings.catch_warnings(), _empty_ini() as ini:
+            warnings.catch_warnings(), _isolated_ini() as ini:
         warnings.simplefilter("ignore")
         code = pytest.main([*args, "-c", str(ini)],
                            plugins=[collector, checks, checks.fixtures()])

@@ -29,7 +29,7 @@ def _grade_ids(grader_dir: Path) -> dict[str, str]:
     import pytest
 
     from .pytest_plugin import grade_id_of
-    from .runner import _empty_ini, _short
+    from .runner import _isolated_ini, _short
 
     mapping: dict[str, str] = {}
 
@@ -42,7 +42,7 @@ def _grade_ids(grader_dir: Path) -> dict[str, str]:
 
     known = set(sys.modules)
     try:
-        with contextlib.redirect_stdout(io.StringIO()), _empty_ini() as ini:
+        with contextlib.redirect_stdout(io.StringIO()), _isolated_ini() as ini:
             pytest.main([str(grader_dir), "--collect-only", "-q", "-p", "no:cacheprovider",
                          "-c", str(ini), "--rootdir", str(grader_dir),
                          "--confcutdir", str(grader_dir), "--import-mode=importlib"],

@@ -18,6 +18,7 @@ import dataclasses
 import functools
 import hashlib
 import io
+import os
 import shutil
 import sys
 import tempfile
@@ -53,6 +54,10 @@ def _plugin_autoloaded() -> bool:
 
     return any(ep.value.split(":")[0] == PLUGIN_MODULE
                for ep in entry_points(group="pytest11"))
+
+
+#: environment variables pytest reads at the start of any session
+PYTEST_ENVIRONMENT = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")
 
 
 def _without_unused_plugins() -> list[str]:
@@ -158,13 +163,20 @@ def _mistake(exc: BaseException) -> dict | None:
 
 
 @contextlib.contextmanager
-def _empty_ini():
-    """A throw-away empty ``pytest.ini``: the graders run with no project's pytest settings."""
+def _isolated_ini():
+    """A throw-away empty ``pytest.ini``, and none of pytest's environment settings while it
+    exists: the graders run with no project's and no user's pytest settings. An
+    instructor's ``PYTEST_ADDOPTS=--junitxml=...`` (or ``-x``, ``--lf``) would otherwise be
+    parsed by every grading session, which turns off ``junitxml``, so every submission
+    ended as "pytest could not run the graders"; ``PYTEST_PLUGINS`` would load plugins
+    into it."""
     d = Path(tempfile.mkdtemp(prefix="initkit-pytest-"))
+    saved = {name: os.environ.pop(name) for name in PYTEST_ENVIRONMENT if name in os.environ}
     try:
         (d / "pytest.ini").write_text("[pytest]\n")
         yield d / "pytest.ini"
     finally:
+        os.environ.update(saved)
         shutil.rmtree(d, ignore_errors=True)
 
 
@@ -204,7 +216,7 @@ def grade_one(job: Job, grader_dir: Path | None, settings: GradingSettings = DEF
         modules = _grader_modules(grader_dir)
         _forget_stale_graders(modules)
         with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log), \
-                _empty_ini() as ini:
+                _isolated_ini() as ini:
             session = time.monotonic()
             code = pytest.main([*_pytest_args(grader_dir, seed), "-c", str(ini)],
                                plugins=[collector, source, source.fixtures()])
@@ -366,7 +378,7 @@ def collect_tests(grader_dir: Path) -> list[TestResult]:
                 "--import-mode=importlib"]
         modules = _grader_modules(grader_dir)
         _forget_stale_graders(modules)
-        with contextlib.redirect_stdout(io.StringIO()), _empty_ini() as ini:
+        with contextlib.redirect_stdout(io.StringIO()), _isolated_ini() as ini:
             pytest.main([*args, "-c", str(ini)], plugins=[collector])
         _remember_graders(modules)
         _COLLECTED[key] = list(collector.tests.values())
