@@ -8,8 +8,9 @@ Depth 50, width 1024, batch 1024, float32, He init + ReLU. Printed side by side 
     PyTorch (CPU)      the same network forward and backward with autograd, when torch is
                        installed; target ratio <= 1.25
 
-The implementations run in alternation, round after round, so a load spike from another
-process hits all of them alike; each round gives a ratio, and the median over rounds is
+The implementations run in alternation, round after round, each round starting with the
+next one (none is always the first after another's arrays were freed), so a load spike from
+another process hits all of them alike; each round gives a ratio, and the median over rounds is
 reported beside the best times, with the load average. On a shared machine ``--cpu-time``
 times each contender's CPU seconds with BLAS (and torch) on one thread instead: the work
 each one does, whatever else runs. Run: ``python benchmarks/bench_simulator.py``.
@@ -114,10 +115,15 @@ def main() -> None:
 
             torch.set_num_threads(1)
     load = os.getloadavg()
+    order = list(contenders)
     with threads:
-        for _ in range(args.rounds):
-            for name, fn in contenders.items():
-                times[name].append(timed(fn, clock))
+        for round_ in range(args.rounds):
+            # each round starts with the next contender: whichever runs first after another
+            # one's large arrays were freed pays for the heap being rebuilt (a fixed order
+            # charged initkit, first after torch, 1-3% in every round)
+            shift = round_ % len(order)
+            for name in order[shift:] + order[:shift]:
+                times[name].append(timed(contenders[name], clock))
     load = [max(a, b) for a, b in zip(load, os.getloadavg(), strict=True)]
     what = "CPU seconds, one BLAS thread" if args.cpu_time else "wall-clock seconds"
     print(f"forward+backward, depth {args.depth}, width {args.width}, batch {args.batch}, "

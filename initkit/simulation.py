@@ -115,13 +115,20 @@ def _mean_square(a: np.ndarray) -> float:
     return float(np.dot(flat, flat)) / flat.size
 
 
+def _mean(a: np.ndarray) -> float:
+    """mean(a) as one BLAS matrix-vector product: a row of ones times ``a`` as a matrix of
+    its last axis (one reading pass; ``a.sum()``'s pairwise float32 sum is three times as
+    slow), then the sum of that row."""
+    rows = a.reshape(-1, a.shape[-1]) if a.ndim else a.reshape(1, 1)
+    return float((np.ones(rows.shape[0], rows.dtype) @ rows).sum()) / a.size
+
+
 def _variance(a: np.ndarray) -> float:
-    """Var(a) = mean(a^2) - mean(a)^2: two reading passes (a BLAS dot and a pairwise sum)
-    where ``np.var`` makes four and a temporary. Where the mean dominates (mean(a^2) over 4x
-    the variance, a float32 sum then loses digits to cancellation) it is ``np.var``."""
-    flat = a.ravel()
-    mean = float(flat.sum()) / flat.size
-    mean_square = float(np.dot(flat, flat)) / flat.size
+    """Var(a) = mean(a^2) - mean(a)^2: two reading passes (BLAS) where ``np.var`` makes four
+    and a temporary. Where the mean dominates (mean(a^2) over 4x the variance, a float32 sum
+    then loses digits to cancellation) it is ``np.var``."""
+    mean = _mean(a)
+    mean_square = _mean_square(a)
     variance = mean_square - mean * mean
     if variance >= 0.25 * mean_square:
         return variance
@@ -150,12 +157,13 @@ class _Buffers:
 
 def _unit_fractions(slope: np.ndarray, buffers: _Buffers) -> tuple[float, float]:
     """(dead, saturated): the fractions of phi'(h) == 0 and of 0 < |phi'(h)| < SATURATION,
-    by counts (NaN counts as neither); |phi'| and the comparison are written into reused
-    buffers (a fresh 4 MB temporary costs its page faults every layer)."""
-    dead = slope.size - np.count_nonzero(slope)
+    by counts (NaN counts as neither). Both are counted on a boolean array (``count_nonzero``
+    of a float array is eight times as slow); |phi'| and the comparisons are written into
+    reused buffers (a fresh 4 MB temporary costs its page faults every layer)."""
+    flags = buffers.take("flags", slope.shape, dtype=bool)
+    dead = np.count_nonzero(np.equal(slope, 0, out=flags))
     magnitude = np.abs(slope, out=buffers.take("abs", slope.shape, slope, dtype=slope.dtype))
-    small = np.count_nonzero(np.less(magnitude, SATURATION, out=buffers.take(
-        "small", slope.shape, dtype=bool)))
+    small = np.count_nonzero(np.less(magnitude, SATURATION, out=flags))
     return dead / slope.size, (small - dead) / slope.size
 
 
@@ -185,7 +193,9 @@ def run_network(spec: NetworkSpec, batch: int, seed: int, dtype: DTypeLike = np.
     one array per layer, the pre-activation h_l (the stream, residual), and the backward pass
     recomputes phi(h_l) and phi'(h_l) from it (bit for bit what the forward pass saw), in
     memory freed a layer earlier; what is overwritten every layer is written into reused
-    buffers.
+    buffers. phi'(h_l) is computed once per layer: in the backward pass, which needs it and
+    counts the dead and saturated units there, unless there is no backward pass or an
+    observer needs it in the forward pass.
     """
     dtype = np.dtype(dtype)
     rng = np.random.default_rng(seed)
@@ -195,6 +205,12 @@ def run_network(spec: NetworkSpec, batch: int, seed: int, dtype: DTypeLike = np.
     biases = spec.draw_biases(rng, dtype)
     stats = {name: np.full(depth, np.nan) for name in QUANTITIES}
     buffers = _Buffers(dtype)
+    slopes_forward = observe is not None or not backward
+
+    def count_units(layer: int, slope: np.ndarray) -> None:
+        stats["dead_fraction"][layer], stats["saturated_fraction"][layer] = \
+            _unit_fractions(slope, buffers)
+
     pre: list[np.ndarray | None] = []  # h_l, kept for the backward pass
     caches = []
     stream = out = x
@@ -213,23 +229,27 @@ def run_network(spec: NetworkSpec, batch: int, seed: int, dtype: DTypeLike = np.
             z, cache = norm_forward(z, norm)
             z = z * gamma if gamma != 1.0 else z
         h = stream + z if residual else z
-        slope = spec.dphi(h)
         out = h if residual else spec.phi(h)
         # reductions stay in the array's dtype (a BLAS dot; relative error ~1e-6 in float32
         # at these sizes); an upcast to float64 would copy every layer, as dear as a matmul
         stats["q"][l] = _mean_square(h)
         stats["act_var"][l] = _variance(out)
-        stats["dead_fraction"][l], stats["saturated_fraction"][l] = _unit_fractions(slope, buffers)
         if batch > 1:
             stats["correlation"][l] = _correlation(h)
-        if observe is not None:
-            observe(l, h, slope)
+        if slopes_forward:
+            slope = spec.dphi(h)
+            count_units(l, slope)
+            if observe is not None:
+                observe(l, h, slope)
         pre.append(h)
         caches.append(cache)
         stream = h
     if not backward:
         return stats
     r = rng.standard_normal(stream.shape, dtype=dtype)
+    if not slopes_forward:
+        slope = spec.dphi(stream)
+        count_units(depth - 1, slope)
     delta = r if residual else np.multiply(r, slope, out=r)  # dL/dh_L
     del inp, out, slope, z, h, stream
     for l in range(depth - 1, -1, -1):
@@ -246,7 +266,11 @@ def run_network(spec: NetworkSpec, batch: int, seed: int, dtype: DTypeLike = np.
         if l > 0:  # dL/d phi(h_{l-1}), times phi'(h_{l-1})
             upstream = np.matmul(dz, weights[l], out=buffers.take(
                 "delta", (batch, spec.widths[l]), dz, delta))
-            upstream *= spec.dphi(below)
+            slope = spec.dphi(below)
+            if not slopes_forward:
+                count_units(l - 1, slope)
+            upstream *= slope
+            del slope
             if residual:
                 delta += upstream
             else:

@@ -370,15 +370,24 @@ def test_activation_variance_keeps_its_digits_where_the_mean_dominates():
     assert trace.act_var[0] == pytest.approx(np.var(out), rel=1e-4)
 
 
-def test_forward_only_leaves_the_backward_columns_empty():
-    """backward=False gives the same forward columns and NaN gradient columns."""
-    both = initkit.simulate("he", "relu", depth=3, width=16, batch=4, seed=2)
-    forward = initkit.simulate("he", "relu", depth=3, width=16, batch=4, seed=2,
-                               backward=False)
-    for name in ("q", "act_var", "dead_fraction", "correlation"):
-        np.testing.assert_array_equal(forward.mean(name), both.mean(name))
-    assert np.isnan(forward.grad_var).all() and np.isnan(forward.weight_grad_norm).all()
-    assert np.isfinite(both.grad_var).all() and np.isfinite(both.weight_grad_norm).all()
+@pytest.mark.parametrize("residual", [False, True])
+def test_forward_only_leaves_the_backward_columns_empty(residual):
+    """backward=False gives the same forward columns and NaN gradient columns. The dead and
+    saturated fractions, counted in the forward pass without a backward pass and in the
+    backward pass with one (where phi'(h) is computed once), agree layer by layer, in a tanh
+    network with saturated units and a ReLU one with dead units (kills a count filed under
+    the wrong layer)."""
+    for init, act, params in (("he", "relu", None), ("normal", "tanh", {"std": 0.4})):
+        both = initkit.simulate(init, act, depth=4, width=16, batch=4, seed=2,
+                                residual=residual, init_params=params)
+        forward = initkit.simulate(init, act, depth=4, width=16, batch=4, seed=2,
+                                   residual=residual, init_params=params, backward=False)
+        for name in ("q", "act_var", "dead_fraction", "saturated_fraction", "correlation"):
+            np.testing.assert_array_equal(forward.mean(name), both.mean(name))
+        assert np.isnan(forward.grad_var).all() and np.isnan(forward.weight_grad_norm).all()
+        assert np.isfinite(both.grad_var).all() and np.isfinite(both.weight_grad_norm).all()
+        counted = "dead_fraction" if act == "relu" else "saturated_fraction"
+        assert len(set(both.mean(counted))) > 1, "layers with different counts"
 
 
 def test_run_network_shows_each_layer_and_can_skip_weight_gradients():
@@ -597,8 +606,8 @@ def test_the_buffer_pool_reuses_an_array_unless_it_is_in_use():
 
 def test_unit_fractions_count_by_kind_and_write_into_the_pool():
     """dead = phi' exactly 0, saturated = 0 < |phi'| < SATURATION (negative slopes by their
-    magnitude, NaN neither), the slope itself untouched; |phi'| and the comparison go into
-    the pool's "abs" and "small" arrays, the same ones on a second call (kills the buffers
+    magnitude, NaN neither), the slope itself untouched; |phi'| and the comparisons go into
+    the pool's "abs" and "flags" arrays, the same ones on a second call (kills the buffers
     skipped, renamed or given the wrong dtype)."""
     from initkit.simulation import SATURATION, _Buffers, _unit_fractions
 
@@ -610,7 +619,7 @@ def test_unit_fractions_count_by_kind_and_write_into_the_pool():
     np.testing.assert_array_equal(slope, kept)
     pooled = {key: list(arrays) for key, arrays in buffers.free.items()}
     assert sorted(pooled) == [("abs", (2, 4), np.dtype(np.float32).str),
-                              ("small", (2, 4), np.dtype(bool).str)]
+                              ("flags", (2, 4), np.dtype(bool).str)]
     assert all(len(arrays) == 1 for arrays in pooled.values())
     assert _unit_fractions(slope, buffers) == (2 / 8, 2 / 8)
     assert all(buffers.free[key][0] is arrays[0] and len(buffers.free[key]) == 1
