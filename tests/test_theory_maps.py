@@ -519,6 +519,24 @@ def test_c_star_where_the_excess_is_lost_in_rounding_is_one():
     assert 1.0 - 3e-7 <= c_star <= 1.0
 
 
+@pytest.mark.parametrize("name,sigma_w2,sigma_b2", [("tanh", 2.5, 0.1), ("selu", 1.76, 0.3)])
+def test_c_star_is_the_c_maps_root_to_machine_precision(name, sigma_w2, sigma_b2):
+    """c* in the chaotic phase is the c-map's stable fixed point, so 1,000 steps of the map
+    from c = 0 reach it to a few ulp (the iterate stops moving after 600); correlation_fixed_point agrees within 8e-15 (measured:
+    2.2e-15 and 4.8e-15). brentq at its default xtol (2e-12) stops 1.6e-14 and 2.6e-14 away:
+    kills the bracket search's xtol=1e-15 dropped."""
+    from initkit.theory.meanfield import correlation_step
+
+    forms = forms_for(name, {})
+    q = theory.fixed_point(name, sigma_w2, sigma_b2)
+    assert theory.chi1(name, sigma_w2, sigma_b2) > 1.0  # chaotic: c* < 1 is the root
+    c = 0.0
+    for _ in range(1_000):
+        c = correlation_step(forms, sigma_w2, sigma_b2, q, c)
+    assert 0.5 < c < 0.9
+    assert theory.correlation_fixed_point(name, sigma_w2, sigma_b2) == pytest.approx(c, abs=8e-15)
+
+
 def test_chi1_defaults_to_no_bias():
     """sigma_b^2 defaults to 0: tanh at sigma_w^2 = 0.5 then has q* = 0, where tanh'(0) = 1, so
     chi_1 = 0.5 exactly (a bias would give q* > 0 and chi_1 < 0.5)."""
