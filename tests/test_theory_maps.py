@@ -537,6 +537,17 @@ def test_c_star_is_the_c_maps_root_to_machine_precision(name, sigma_w2, sigma_b2
     assert theory.correlation_fixed_point(name, sigma_w2, sigma_b2) == pytest.approx(c, abs=8e-15)
 
 
+def test_c_star_at_chi1_exactly_one_is_one():
+    """tanh at sigma_w^2 = 1, sigma_b^2 = 0 is the critical point itself: q* = 0 and chi_1 = 1
+    exactly, which counts as ordered (c = 1 is marginally stable), so c* = 1. Just above, the
+    chaotic phase of an odd activation without bias has c* = 0, the c-map's other fixed
+    point. Kills ``chi <= 1`` made ``<`` (that reads the critical point as chaotic: 0)."""
+    assert theory.chi1("tanh", 1.0) == 1.0
+    assert theory.correlation_fixed_point("tanh", 1.0) == 1.0
+    assert theory.correlation_fixed_point("tanh", 1.0 + 1e-9) == 0.0
+    assert theory.correlation_fixed_point("tanh", 1.0 - 1e-9) == 1.0
+
+
 def test_chi1_defaults_to_no_bias():
     """sigma_b^2 defaults to 0: tanh at sigma_w^2 = 0.5 then has q* = 0, where tanh'(0) = 1, so
     chi_1 = 0.5 exactly (a bias would give q* > 0 and chi_1 < 0.5)."""
