@@ -118,9 +118,8 @@ def main() -> None:
     order = list(contenders)
     with threads:
         for round_ in range(args.rounds):
-            # each round starts with the next contender: whichever runs first after another
-            # one's large arrays were freed pays for the heap being rebuilt (a fixed order
-            # charged initkit, first after torch, 1-3% in every round)
+            # each round starts with the next contender, so that none is always the one
+            # that runs right after another's large arrays were freed
             shift = round_ % len(order)
             for name in order[shift:] + order[:shift]:
                 times[name].append(timed(contenders[name], clock))

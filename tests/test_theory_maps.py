@@ -522,9 +522,10 @@ def test_c_star_where_the_excess_is_lost_in_rounding_is_one():
 @pytest.mark.parametrize("name,sigma_w2,sigma_b2", [("tanh", 2.5, 0.1), ("selu", 1.76, 0.3)])
 def test_c_star_is_the_c_maps_root_to_machine_precision(name, sigma_w2, sigma_b2):
     """c* in the chaotic phase is the c-map's stable fixed point, so 1,000 steps of the map
-    from c = 0 reach it to a few ulp (the iterate stops moving after 600); correlation_fixed_point agrees within 8e-15 (measured:
-    2.2e-15 and 4.8e-15). brentq at its default xtol (2e-12) stops 1.6e-14 and 2.6e-14 away:
-    kills the bracket search's xtol=1e-15 dropped."""
+    from c = 0 reach it to a few ulp (the iterate stops moving after 600);
+    correlation_fixed_point agrees within 8e-15 (measured: 2.2e-15 and 4.8e-15). brentq at
+    its default xtol (2e-12) stops 1.6e-14 and 2.6e-14 away: kills the bracket search's
+    xtol=1e-15 dropped."""
     from initkit.theory.meanfield import correlation_step
 
     forms = forms_for(name, {})
