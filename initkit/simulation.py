@@ -116,10 +116,10 @@ def _mean_square(a: np.ndarray) -> float:
 
 
 def _mean(a: np.ndarray) -> float:
-    """mean(a) as one BLAS matrix-vector product: a row of ones times ``a`` as a matrix of
-    its last axis (one reading pass; ``a.sum()``'s pairwise float32 sum is three times as
-    slow), then the sum of that row."""
-    rows = a.reshape(-1, a.shape[-1]) if a.ndim else a.reshape(1, 1)
+    """mean(a) of an array with at least one axis as one BLAS matrix-vector product: a row of
+    ones times ``a`` as a matrix of its last axis (one reading pass; ``a.sum()``'s pairwise
+    float32 sum is three times as slow), then the sum of that row."""
+    rows = a.reshape(-1, a.shape[-1])
     return float((np.ones(rows.shape[0], rows.dtype) @ rows).sum()) / a.size
 
 
