@@ -34,6 +34,26 @@ def test_float32_stays_float32(name):
     assert act(x).dtype == np.float32 and act.grad(x).dtype == np.float32
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_is_maximum_with_zero_bit_for_bit_in_any_shape(dtype):
+    """relu maximises against a row of zeros (numpy's SIMD loop) and must give exactly
+    np.maximum(x, 0): NaN stays NaN, -inf is 0, -0.0 is +0.0 as maximum gives it, the dtype
+    and shape are kept, for 0-d, 1-d, 2-d and 3-d arrays and a list (kills the zeros of the
+    first axis, which broadcast wrongly or not at all, and zeros in float64)."""
+    relu = initkit.get_activation("relu")
+    special = np.array([np.nan, -np.inf, np.inf, -0.0, 0.0, -1.5, 2.5, 1e-45, -1e-45],
+                       dtype=dtype)
+    rng = np.random.default_rng(4)
+    for x in (special, dtype(-2.0), np.array(3.0, dtype), rng.standard_normal((3, 5)).astype(dtype),
+              rng.standard_normal((2, 3, 4)).astype(dtype), special.reshape(3, 3).T):
+        expected = np.maximum(x, 0)
+        got = relu(x)
+        assert got.dtype == dtype and got.shape == np.shape(x)
+        assert np.array_equal(got, expected, equal_nan=True)
+        assert np.array_equal(np.signbit(got), np.signbit(expected))
+    assert np.array_equal(relu([1.0, -2.0]), [1.0, 0.0])
+
+
 @pytest.mark.parametrize("name,torch_fn", [
     ("relu", torch.relu), ("tanh", torch.tanh), ("sigmoid", torch.sigmoid),
     ("selu", torch.selu), ("gelu", lambda t: torch.nn.functional.gelu(t, approximate="tanh")),
