@@ -109,10 +109,15 @@ def _json_list(values: np.ndarray) -> list[float | None]:
     return [float(v) if np.isfinite(v) else None for v in values]
 
 
-def _mean_square(a: np.ndarray) -> float:
-    """mean(a^2) as one BLAS dot product (no temporary array, no upcast)."""
+def _sum_square(a: np.ndarray) -> float:
+    """sum(a^2) as one BLAS dot product (no temporary array, no upcast)."""
     flat = a.ravel()
-    return float(np.dot(flat, flat)) / flat.size
+    return float(np.dot(flat, flat))
+
+
+def _mean_square(a: np.ndarray) -> float:
+    """mean(a^2) (``_sum_square`` over the size)."""
+    return _sum_square(a) / a.size
 
 
 def _mean(a: np.ndarray) -> float:
@@ -155,16 +160,57 @@ class _Buffers:
         return pool[-1]
 
 
-def _unit_fractions(slope: np.ndarray, buffers: _Buffers) -> tuple[float, float]:
-    """(dead, saturated): the fractions of phi'(h) == 0 and of 0 < |phi'(h)| < SATURATION,
-    by counts (NaN counts as neither). Both are counted on a boolean array (``count_nonzero``
-    of a float array is eight times as slow); |phi'| and the comparisons are written into
-    reused buffers (a fresh 4 MB temporary costs its page faults every layer)."""
+#: Bytes of a row block where the backward pass makes several passes over phi'(h): a
+#: quarter of a core's 1 MiB L2 cache on the CI machine, so the passes after the first
+#: read the cache, not memory (a 1024 x 1024 float32 phi'(h) is 4 MiB).
+BLOCK_BYTES = 1 << 18
+
+
+def _row_blocks(a: np.ndarray) -> list[slice]:
+    """Slices of ``a``'s first axis (rows of at least one element), each of BLOCK_BYTES or
+    less, or of one row where a row is larger."""
+    step = max(1, BLOCK_BYTES // a[0].nbytes)
+    return [slice(start, start + step) for start in range(0, a.shape[0], step)]
+
+
+def _unit_counts(slope: np.ndarray, buffers: _Buffers) -> tuple[int, int]:
+    """(dead, saturated): the counts of phi'(h) == 0 and of 0 < |phi'(h)| < SATURATION (NaN
+    counts as neither). Both are counted on a boolean array (``count_nonzero`` of a float
+    array is eight times as slow); |phi'| and the comparisons are written into reused
+    buffers (a fresh temporary costs its page faults every layer)."""
     flags = buffers.take("flags", slope.shape, dtype=bool)
     dead = np.count_nonzero(np.equal(slope, 0, out=flags))
     magnitude = np.abs(slope, out=buffers.take("abs", slope.shape, slope, dtype=slope.dtype))
     small = np.count_nonzero(np.less(magnitude, SATURATION, out=flags))
-    return dead / slope.size, (small - dead) / slope.size
+    return dead, small - dead
+
+
+def _through_slope(spec: NetworkSpec, h: np.ndarray, upstream: np.ndarray,
+                   stream_grad: np.ndarray | None, buffers: _Buffers,
+                   count: bool) -> tuple[float, int, int]:
+    """The chain rule through phi, in place: ``upstream`` = dL/dphi(h) becomes dL/dh =
+    upstream * phi'(h), and is added into ``stream_grad`` (a residual stream's gradient)
+    when one is given. Returns sum(g^2) of the gradient g this leaves (``stream_grad``, or
+    else ``upstream``), then the dead and saturated counts of phi'(h) when ``count`` (else
+    0, 0).
+
+    Row block by row block (``_row_blocks``): phi'(h) exists one block at a time, and the
+    multiply, the counts and the sum of squares read it from the cache; on the whole array
+    each would be a pass over memory (the activation is elementwise, so the values are
+    those of the whole array)."""
+    gradient = upstream if stream_grad is None else stream_grad
+    square, dead, saturated = 0.0, 0, 0
+    for rows in _row_blocks(h):
+        slope = spec.dphi(h[rows])
+        if count:
+            counts = _unit_counts(slope, buffers)
+            dead, saturated = dead + counts[0], saturated + counts[1]
+        block = upstream[rows]
+        block *= slope
+        if stream_grad is not None:
+            stream_grad[rows] += block
+        square += _sum_square(gradient[rows])
+    return square, dead, saturated
 
 
 def _correlation(h: np.ndarray) -> float:
@@ -194,8 +240,8 @@ def run_network(spec: NetworkSpec, batch: int, seed: int, dtype: DTypeLike = np.
     recomputes phi(h_l) and phi'(h_l) from it (bit for bit what the forward pass saw), in
     memory freed a layer earlier; what is overwritten every layer is written into reused
     buffers. phi'(h_l) is computed once per layer: in the backward pass, which needs it and
-    counts the dead and saturated units there, unless there is no backward pass or an
-    observer needs it in the forward pass.
+    counts the dead and saturated units there, one row block at a time (``_through_slope``),
+    unless there is no backward pass or an observer needs it in the forward pass.
     """
     dtype = np.dtype(dtype)
     rng = np.random.default_rng(seed)
@@ -207,9 +253,9 @@ def run_network(spec: NetworkSpec, batch: int, seed: int, dtype: DTypeLike = np.
     buffers = _Buffers(dtype)
     slopes_forward = observe is not None or not backward
 
-    def count_units(layer: int, slope: np.ndarray) -> None:
-        stats["dead_fraction"][layer], stats["saturated_fraction"][layer] = \
-            _unit_fractions(slope, buffers)
+    def record_units(layer: int, dead: int, saturated: int, size: int) -> None:
+        stats["dead_fraction"][layer] = dead / size
+        stats["saturated_fraction"][layer] = saturated / size
 
     pre: list[np.ndarray | None] = []  # h_l, kept for the backward pass
     caches = []
@@ -238,22 +284,29 @@ def run_network(spec: NetworkSpec, batch: int, seed: int, dtype: DTypeLike = np.
             stats["correlation"][l] = _correlation(h)
         if slopes_forward:
             slope = spec.dphi(h)
-            count_units(l, slope)
+            record_units(l, *_unit_counts(slope, buffers), slope.size)
             if observe is not None:
                 observe(l, h, slope)
+            del slope
         pre.append(h)
         caches.append(cache)
         stream = h
     if not backward:
         return stats
     r = rng.standard_normal(stream.shape, dtype=dtype)
-    if not slopes_forward:
-        slope = spec.dphi(stream)
-        count_units(depth - 1, slope)
-    delta = r if residual else np.multiply(r, slope, out=r)  # dL/dh_L
-    del inp, out, slope, z, h, stream
+    count = not slopes_forward
+    delta = r  # dL/dh_L: the loss sum(r * output) has output phi(h_L), or s_L (residual)
+    if residual:
+        if count:
+            record_units(depth - 1, *_unit_counts(spec.dphi(stream), buffers), stream.size)
+        square = _sum_square(delta)
+    else:
+        square, dead, saturated = _through_slope(spec, stream, delta, None, buffers, count)
+        if count:
+            record_units(depth - 1, dead, saturated, stream.size)
+    del inp, out, z, h, stream
     for l in range(depth - 1, -1, -1):
-        stats["grad_var"][l] = _mean_square(delta)
+        stats["grad_var"][l] = square / delta.size
         dz = delta
         if norm:
             dz = norm_backward(dz * gamma, caches[l]) if gamma != 0.0 else np.zeros_like(dz)
@@ -263,17 +316,14 @@ def run_network(spec: NetworkSpec, batch: int, seed: int, dtype: DTypeLike = np.
             weight_grad = np.matmul(dz.T, inp, out=buffers.take("dW", spec.shape(l)))
             stats["weight_grad_norm"][l] = np.linalg.norm(weight_grad) / batch
             del inp
-        if l > 0:  # dL/d phi(h_{l-1}), times phi'(h_{l-1})
+        if l > 0:  # dL/d phi(h_{l-1}), times phi'(h_{l-1}): dL/dh_{l-1}
             upstream = np.matmul(dz, weights[l], out=buffers.take(
                 "delta", (batch, spec.widths[l]), dz, delta))
-            slope = spec.dphi(below)
-            if not slopes_forward:
-                count_units(l - 1, slope)
-            upstream *= slope
-            del slope
-            if residual:
-                delta += upstream
-            else:
+            square, dead, saturated = _through_slope(
+                spec, below, upstream, delta if residual else None, buffers, count)
+            if count:
+                record_units(l - 1, dead, saturated, below.size)
+            if not residual:
                 delta = upstream
         pre[l] = caches[l] = None  # freed: the next layer's recomputation reuses the memory
     return stats

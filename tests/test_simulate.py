@@ -604,26 +604,82 @@ def test_the_buffer_pool_reuses_an_array_unless_it_is_in_use():
     assert flags.dtype == bool and flags is not first
 
 
-def test_unit_fractions_count_by_kind_and_write_into_the_pool():
+def test_unit_counts_count_by_kind_and_write_into_the_pool():
     """dead = phi' exactly 0, saturated = 0 < |phi'| < SATURATION (negative slopes by their
     magnitude, NaN neither), the slope itself untouched; |phi'| and the comparisons go into
     the pool's "abs" and "flags" arrays, the same ones on a second call (kills the buffers
     skipped, renamed or given the wrong dtype)."""
-    from initkit.simulation import SATURATION, _Buffers, _unit_fractions
+    from initkit.simulation import SATURATION, _Buffers, _unit_counts
 
     slope = np.array([[0.0, 0.5 * SATURATION, -0.5 * SATURATION, 1.0],
                       [-1.0, np.nan, 0.0, 2 * SATURATION]], dtype=np.float32)
     kept = slope.copy()
     buffers = _Buffers(np.dtype(np.float64))
-    assert _unit_fractions(slope, buffers) == (2 / 8, 2 / 8)
+    assert _unit_counts(slope, buffers) == (2, 2)
     np.testing.assert_array_equal(slope, kept)
     pooled = {key: list(arrays) for key, arrays in buffers.free.items()}
     assert sorted(pooled) == [("abs", (2, 4), np.dtype(np.float32).str),
                               ("flags", (2, 4), np.dtype(bool).str)]
     assert all(len(arrays) == 1 for arrays in pooled.values())
-    assert _unit_fractions(slope, buffers) == (2 / 8, 2 / 8)
+    assert _unit_counts(slope, buffers) == (2, 2)
     assert all(buffers.free[key][0] is arrays[0] and len(buffers.free[key]) == 1
                for key, arrays in pooled.items())
+
+
+def test_row_blocks_cover_every_row_once_in_blocks_of_at_most_block_bytes(monkeypatch):
+    """_row_blocks tiles the first axis in order, without gap or overlap, each block at most
+    BLOCK_BYTES (one row where a row is larger), the last block the remainder (kills a step
+    off by one, a step from the array's whole size, and the floor of one row dropped)."""
+    import initkit.simulation as simulation
+
+    for rows, width, block_bytes in ((10, 3, 3 * 8 * 4), (10, 3, 3 * 8 * 4 + 7), (7, 4, 8),
+                                     (5, 2, 1 << 20), (1, 1, 8)):
+        monkeypatch.setattr(simulation, "BLOCK_BYTES", block_bytes)
+        a = np.zeros((rows, width))
+        blocks = simulation._row_blocks(a)
+        covered = np.concatenate([np.arange(rows)[b] for b in blocks])
+        assert covered.tolist() == list(range(rows))
+        sizes = [a[b].nbytes for b in blocks]
+        assert all(size <= max(block_bytes, width * 8) for size in sizes)
+        assert all(size == sizes[0] for size in sizes[:-1])
+        assert sizes[0] == min(rows, max(1, block_bytes // (width * 8))) * width * 8
+
+
+@pytest.mark.parametrize("residual", [False, True])
+def test_the_chain_through_the_slope_in_blocks_is_the_whole_arrays(monkeypatch, residual):
+    """_through_slope row block by row block gives what the whole arrays give: upstream
+    becomes upstream * phi'(h), added into the stream's gradient when residual, the sum of
+    squares of the gradient it leaves, and the dead and saturated counts of phi'(h) (tanh
+    at |h| >= 3 has phi' < 0.01; a plain 0 in h is not dead, an exact tanh'(h) = 0 needs
+    |h| > 9 in float32). With blocks of 3 rows and a remainder (kills a block skipped, the
+    multiply or the add dropped, the sum of squares taken of the upstream in a residual
+    network, and counts reset per block)."""
+    import initkit.simulation as simulation
+
+    monkeypatch.setattr(simulation, "BLOCK_BYTES", 3 * 6 * 4)
+    spec = theory.NetworkSpec.build("xavier", "tanh", depth=1, width=6)
+    rng = np.random.default_rng(11)
+    h = (rng.standard_normal((11, 6)) * 4).astype(np.float32)
+    h[0, :3] = [12.0, -15.0, 0.0]
+    upstream = rng.standard_normal((11, 6)).astype(np.float32)
+    given = upstream.copy()
+    stream_grad = rng.standard_normal((11, 6)).astype(np.float32) if residual else None
+    slope = 1 - np.tanh(h) ** 2
+    expected = upstream * slope
+    if residual:
+        expected = stream_grad + expected
+    dead = int(np.count_nonzero(slope == 0))
+    saturated = int(np.count_nonzero((np.abs(slope) > 0) & (np.abs(slope) < 0.01)))
+    assert dead >= 2 and saturated >= 10
+    square, got_dead, got_saturated = simulation._through_slope(
+        spec, h, upstream, stream_grad, simulation._Buffers(np.dtype(np.float32)), True)
+    np.testing.assert_allclose(upstream, given * slope, rtol=1e-6)
+    np.testing.assert_allclose(stream_grad if residual else upstream, expected, rtol=1e-6)
+    assert square == pytest.approx(float(np.sum(expected.astype(np.float64) ** 2)), rel=1e-6)
+    assert (got_dead, got_saturated) == (dead, saturated)
+    assert simulation._through_slope(spec, h, upstream.copy(), None,
+                                     simulation._Buffers(np.dtype(np.float32)), False)[1:] \
+        == (0, 0)
 
 
 def test_variance_is_the_population_variance_also_when_the_mean_is_tiny():
