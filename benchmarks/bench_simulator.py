@@ -18,7 +18,9 @@ each one does, whatever else runs. Run: ``python benchmarks/bench_simulator.py``
 What separates the simulator from the bare chain is memory, not arithmetic: an array the
 process has not touched costs a page fault per 4 KiB, more than a pass over it, so the
 simulator keeps one array per layer (the bare chain two: its input and a boolean mask)
-and recomputes phi and phi' in the backward pass (``initkit.simulation.run_network``).
+and recomputes phi and phi' in the backward pass (``initkit.simulation.run_network``), phi'
+a row block at a time, so that its multiply, counts and sums read the cache. Both use relu as
+``maximum`` against a row of zeros: numpy's SIMD loop, twice as fast as against the scalar 0.
 """
 
 from __future__ import annotations
