@@ -540,13 +540,33 @@ def test_c_star_is_the_c_maps_root_to_machine_precision(name, sigma_w2, sigma_b2
 
 def test_c_star_at_chi1_exactly_one_is_one():
     """tanh at sigma_w^2 = 1, sigma_b^2 = 0 is the critical point itself: q* = 0 and chi_1 = 1
-    exactly, which counts as ordered (c = 1 is marginally stable), so c* = 1. Just above, the
+    exactly, which counts as ordered (c = 1 is marginally stable), so c* = 1. Above it, the
     chaotic phase of an odd activation without bias has c* = 0, the c-map's other fixed
-    point. Kills ``chi <= 1`` made ``<`` (that reads the critical point as chaotic: 0)."""
+    point (at sigma_w^2 = 1.1, chi_1 = 1.003; much closer to 1, e.g. 1 + 1e-9 with
+    chi_1 - 1 ~ 4e-15, the c-map leaves the diagonal by less than its rounding, and c* is
+    whatever the rounding makes it). Kills ``chi <= 1`` made ``<`` (that reads the critical
+    point as chaotic: 0)."""
     assert theory.chi1("tanh", 1.0) == 1.0
     assert theory.correlation_fixed_point("tanh", 1.0) == 1.0
-    assert theory.correlation_fixed_point("tanh", 1.0 + 1e-9) == 0.0
+    assert theory.correlation_fixed_point("tanh", 1.1) == pytest.approx(0.0, abs=1e-9)
     assert theory.correlation_fixed_point("tanh", 1.0 - 1e-9) == 1.0
+
+
+@pytest.mark.parametrize("q", [0.0, 1e-300, 1e-30, 1e-8, 0.3, 1.0, 7.0, 1e4, 1e30])
+def test_a_constant_integrand_is_its_own_expectation_exactly(q):
+    """E[c] = c to the last bit for every q, whatever order the BLAS adds the weights in
+    (OpenBLAS's AVX-512 dot gives 0.9999999999999998 for the sum of the weights; chi_1 of
+    tanh at q* = 0, where tanh' is 1 at every node, then missed 1 by an ulp). Through the
+    forms (tanh' at q* = 0 and a plugin-like constant) and the pair expectation at c = 1."""
+    from initkit.theory.forms import Numeric
+    from initkit.theory.quadrature import gaussian_expectation, pair_expectation
+
+    for value in (1.0, 0.7, 1 / 3, 3e7):
+        constant = lambda x, v=value: np.full_like(x, v)  # noqa: E731
+        assert Numeric(np.tanh, constant).dphi2(q) == value * value
+        assert gaussian_expectation(constant, q) == value
+        if q > 0.0:
+            assert pair_expectation(constant, constant, q, 1.0) == value * value
 
 
 def test_chi1_defaults_to_no_bias():

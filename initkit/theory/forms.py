@@ -32,7 +32,7 @@ from scipy.special import erfc, erfcx, ndtr
 
 from .. import builtin_activations as builtin
 from ..registry import Activation, get_activation
-from .quadrature import centred_rule, pair_expectation
+from .quadrature import centred_rule, pair_expectation, weighted_mean
 
 #: q below this is evaluated as this (the q -> 0+ limit without dividing 0 by 0).
 Q_FLOOR = 1e-200
@@ -60,7 +60,7 @@ class Numeric:
         if math.isnan(q):  # an undefined q (0 * inf upstream) has undefined moments
             return math.nan
         x, w = centred_rule(math.sqrt(_bounded(q)))
-        return float(np.dot(w, f(x)))
+        return weighted_mean(w, f(x))
 
     def phi2(self, q: float) -> float:
         return self._mean(lambda x: self.phi(x) ** 2, q)
