@@ -20,9 +20,12 @@ demo: $(STAMP)
 	$(BIN)/initkit demo
 
 # one pytest process per core (pytest-xdist): each test module on one process, its fixtures built
-# once (the suite is CPU-bound: two processes per core took as long, 810 s against 816 s); the
+# once (the suite is CPU-bound: two processes per core took as long, 810 s against 816 s); one
+# BLAS thread per process, as the cores are already taken (OpenBLAS's threads spin waiting for a
+# busy core: 461 s against 508 s for the suite minus the honest corpus and the browser); the
 # 25 slowest tests (fixtures included) listed at the end
 test: $(STAMP)
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
 	$(BIN)/python -m pytest -n auto --dist loadfile --durations=25
 
 # JupyterLab on the student notebooks, from the kit's own environment (LAB_ARGS=--no-browser ...);

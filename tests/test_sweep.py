@@ -513,20 +513,22 @@ def test_a_failing_point_is_a_failure_named_by_its_task_key():
 def test_a_grid_point_runs_blas_on_one_thread():
     """A sweep's workers run one point each at a time, so measure() holds BLAS to one thread
     (more would only oversubscribe the cores): inside the context threadpoolctl reports one
-    thread for every BLAS library, and the default again after it (kills ``limits=None``
-    and ``limits=2`` on a machine with more than one core)."""
-    from threadpoolctl import threadpool_info
+    thread for every BLAS library, and what it was again after it (kills ``limits=None``
+    and ``limits=2``). The test starts from three threads, whatever the environment says
+    (``make test`` gives each process one)."""
+    from threadpoolctl import threadpool_info, threadpool_limits
 
     from initkit.sweep import _one_blas_thread
 
     def blas_threads() -> list[int]:
         return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
 
-    before = blas_threads()
-    assert before, "numpy's BLAS is not visible to threadpoolctl"
-    with _one_blas_thread():
-        assert blas_threads() == [1] * len(before)
-    assert blas_threads() == before
+    with threadpool_limits(3, user_api="blas"):
+        before = blas_threads()
+        assert before and set(before) == {3}, f"numpy's BLAS threads: {before}"
+        with _one_blas_thread():
+            assert blas_threads() == [1] * len(before)
+        assert blas_threads() == before
 
 
 def test_a_theory_cell_that_raises_is_nan_not_an_error():
