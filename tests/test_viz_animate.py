@@ -62,3 +62,42 @@ def test_an_animation_needs_a_gif_path(tmp_path):
     """Writing an animation to a .png is refused with a message naming the file."""
     with pytest.raises(VizError, match="'v.png': give it a .gif suffix"):
         viz.anim_variance_evolution(layers=2, path=tmp_path / "v.png")
+
+
+def test_frames_are_byte_for_byte_what_a_full_redraw_of_every_frame_gives(tmp_path):
+    """save_animation lays the figure out once (constrained layout, first frame) and keeps
+    that layout: the GIF equals matplotlib's own save, which lays out every frame again
+    (kills the layout frozen before the first frame is saved: it then comes from the
+    figure's 100 dpi, not the GIF's 80), and the figure gets its layout engine back."""
+    from matplotlib.animation import FuncAnimation, PillowWriter
+
+    from initkit.viz._common import new_axes
+    from initkit.viz.animate import save_animation
+
+    def figure():
+        fig, ax = new_axes(figsize=(5.0, 3.0))
+        ax.set_yscale("log")
+        ax.set_ylim(1e-4, 1e4)
+        ax.set_xlim(0, 6)
+        ax.set_title("Variance Across Layers")
+        ax.set_ylabel("Variance")
+        (line,) = ax.plot([], [], label="he")
+        ax.legend()
+        counter = ax.text(0.02, 0.04, "", transform=ax.transAxes)
+
+        def update(frame):
+            line.set_data(np.arange(frame + 1), 10.0 ** np.arange(frame + 1))
+            counter.set_text(f"layer {frame + 1}")
+            ax.set_title(f"Variance Across Layers, layer {frame + 1}")
+            return [line, counter]
+
+        return fig, update
+
+    fig, update = figure()
+    engine = fig.get_layout_engine()
+    ours = save_animation(fig, update, 5, 5, tmp_path / "ours.gif")
+    assert fig.get_layout_engine() is engine
+    theirs_fig, theirs_update = figure()
+    FuncAnimation(theirs_fig, theirs_update, frames=5, blit=False, repeat=False).save(
+        tmp_path / "theirs.gif", writer=PillowWriter(fps=5), dpi=80)
+    assert ours.read_bytes() == (tmp_path / "theirs.gif").read_bytes()
