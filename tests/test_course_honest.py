@@ -19,7 +19,7 @@ import nbformat
 import pytest
 
 from initkit.course.check import check_notebook
-from initkit.course.setup import init_course, nbgrader, release_notebook
+from initkit.course.setup import init_course, nbgrader, release_notebooks
 from initkit.grading.cells import cell_points, test_cells
 
 sys.path.insert(0, str(Path(__file__).parent / "course"))
@@ -35,21 +35,21 @@ INITKIT = str(Path(sys.executable).with_name("initkit"))
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    """The course with every honest notebook submitted, autograded by nbgrader per exercise
+    """The course with every honest notebook submitted, autograded by one nbgrader run
     and graded by one `initkit grade` run; (course folder, grade output folder)."""
     import subprocess
 
     course = tmp_path_factory.mktemp("honest")
     init_course(course, slugs=SLUGS)
-    for slug in SLUGS:
-        release = read(release_notebook(course, slug))
+    for slug, path in release_notebooks(course, SLUGS).items():
+        release = read(path)
         answers = source_answers(read(KIT / "solutions" / f"{slug}.ipynb"))
         styles = {"reference": {}, **importlib.import_module(f"honest_{slug}").HONEST}
         for style, cells in styles.items():
             folder = course / "submitted" / style / slug
             folder.mkdir(parents=True)
             nbformat.write(fill(release, {**answers, **cells}), folder / f"{slug}.ipynb")
-        nbgrader(course, "autograde", slug, "--force", timeout=1800)
+    nbgrader(course, "autograde", "*", "--force", timeout=1800)  # every exercise in one run
     out = course / "graded"
     proc = subprocess.run([INITKIT, "grade", str(course / "submitted"), "--graders",
                            str(course / "graders"), "--out", str(out), "--no-progress"],
