@@ -29,6 +29,16 @@ KIT_ORTHOGONAL = ("initkit.builtin_initializers.orthogonal",
                   "scipy.stats._multivariate.ortho_group_gen.rvs")
 STEPS, N_HIDDEN = 100, 64          # the gradient experiment of the notebook
 EPOCHS, BASELINE = 30, 1.0 / 6.0   # the adding-problem run of the notebook
+SEQ_LEN, HIDDEN, N_TRAIN, N_TEST = 10, 32, 1000, 200
+BATCH, LR, G_TRAIN = 100, 0.01, 3.0
+#: The adding rerun judges a submission at a hidden seed only where the notebook's recipe
+#: itself (reference_adding, run here) meets both claims by this much test MSE: orthogonal
+#: below 1/6 - margin, Gaussian above orthogonal + margin. The recipe misses a claim outright
+#: at about 0.3% of seeds (one orthogonal run stuck near the baseline); at such a seed a
+#: correct answer misses it too, so the rerun moves on to the next seed.
+ADDING_MARGIN = 0.01
+#: at most this many seeds: the recipe is unclear at all of them with probability ~1e-13
+ADDING_SEEDS = 5
 LABELS = ("orthogonal", "gaussian g=0.5", "gaussian g=1", "gaussian g=1.5")
 #: systematic excess of the measured per-step log-growth of ||(W^T)^k u|| over log g, for a
 #: Gaussian W of width 64 over 100 steps: ~0.023 from the polynomial factor (log(T+1))/(2T)
@@ -77,6 +87,38 @@ def _variant_norms(w, steps, activation, *, prime=True, transpose=True):
         g = (w.T if transpose else w) @ delta
         norms.append(float(np.linalg.norm(g)))
     return np.array(norms)
+
+
+def reference_orthogonal(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """The notebook's orthogonal: QR of a Gaussian drawn from ``rng``, sign-fixed."""
+    rows, cols = shape
+    a = rng.normal(size=(rows, cols))
+    q, r = np.linalg.qr(a.T if rows < cols else a)
+    q = q * np.sign(np.diag(r))
+    return q.T if rows < cols else q
+
+
+def reference_adding(init: str, seed: int) -> np.ndarray:
+    """The notebook's ``train_adding(init, seed)``, step for step: the per-epoch test MSEs."""
+    from initkit.data import adding_problem
+    from initkit.nn import RNN
+    from initkit.train import fit
+
+    rng = np.random.default_rng(seed)
+    data = adding_problem(n_train=N_TRAIN, n_test=N_TEST, steps=SEQ_LEN, seed=seed)
+    if init == "orthogonal":
+        w = reference_orthogonal((HIDDEN, HIDDEN), rng)
+    else:
+        w = rng.normal(0.0, G_TRAIN / np.sqrt(HIDDEN), size=(HIDDEN, HIDDEN))
+    model = RNN(2, HIDDEN, 1, init_hh="zeros", seed=seed)
+    model.W_hh.data[...] = w
+    return fit(model, data, epochs=EPOCHS, batch_size=BATCH, lr=LR, optimizer="adam",
+               seed=seed, progress=False).test_loss
+
+
+def adding_claims_hold(orth: np.ndarray, gauss: np.ndarray, margin: float = 0.0) -> bool:
+    """The orthogonal run ends below the baseline and the Gaussian one above it, by margin."""
+    return bool(orth[-1] < BASELINE - margin and gauss[-1] > orth[-1] + margin)
 
 
 # ----------------------------------------------------------------------------- orthogonal
@@ -378,13 +420,24 @@ def _train(submission, init: str, seed: int) -> np.ndarray:
 
 @pytest.mark.points(2, grade_id="test_adding")
 def test_adding_rerun_with_hidden_seed(submission, grade_seed):
-    """Rerun with a hidden seed: orthogonal ends below the baseline 1/6, Gaussian worse."""
-    seed = 1 + grade_seed % 1_000_000
-    orth = _train(submission, "orthogonal", seed)
+    """Rerun with a hidden seed: orthogonal ends below the baseline 1/6, Gaussian worse.
+
+    Where the submission misses a claim, the seed counts only if the notebook's recipe
+    meets both there by ``ADDING_MARGIN`` (:func:`reference_adding`, trusted); otherwise the
+    next seed is tried, up to ``ADDING_SEEDS``. So a correct answer is never failed by a
+    seed at which the recipe itself fails (seed 276031: orthogonal 0.142, Gaussian 0.134).
+    """
+    for k in range(ADDING_SEEDS):
+        seed = 1 + (grade_seed + k) % 1_000_000
+        orth = _train(submission, "orthogonal", seed)
+        gauss = _train(submission, "gaussian", seed)
+        if adding_claims_hold(orth, gauss) or adding_claims_hold(
+                reference_adding("orthogonal", seed), reference_adding("gaussian", seed),
+                ADDING_MARGIN):
+            break
     assert orth[-1] < BASELINE, \
         f"with a hidden seed, the orthogonal RNN's final test MSE is {orth[-1]:.4f}, not " \
         f"below the no-learning baseline 1/6: check the recipe of train_adding"
-    gauss = _train(submission, "gaussian", seed)
     assert gauss[-1] > orth[-1], \
         f"with a hidden seed, the Gaussian RNN's final test MSE {gauss[-1]:.4f} is not worse " \
         f"than the orthogonal one's {orth[-1]:.4f}: is its W_hh N(0, g^2/n) with g = G_TRAIN?"
