@@ -343,8 +343,9 @@ def test_he_net_learns(he_run, he_run_next, data):
         assert run.n_distinct == WIDTHS[1:-1], \
             f"the He net has {run.n_distinct} distinct hidden units; random rows are all " \
             f"distinct ({WIDTHS[1:-1]})"
-    # about one run in 50 ends a little low (0.900 was the lowest of 100): the verdict is the
-    # better of two seeds, so a correct answer never fails on one unlucky seed
+    # the reference's final accuracy over 2,000 random seeds: mean 0.929, sd 0.008, two runs
+    # below 0.90 (0.878, 0.896): the verdict is the better of two seeds, so a correct answer
+    # fails only if both are that unlucky, about once in a million gradings
     acc = max(he_run.test_accuracy[-1], he_run_next.test_accuracy[-1])
     assert acc >= HE_MIN, f"the He net reached test accuracy {acc:.3f} after {EPOCHS} " \
                           f"epochs (the better of two seeds); with the notebook's settings it " \
