@@ -178,8 +178,12 @@ def test_corpus_case_gets_its_expected_outcome(graded, case):
     """Score, failing tests and the stated reason match corpus/expected.json exactly."""
     _, _, results, rows, _ = graded
     want, got, row = EXPECTED[case], results[case], rows[case]
-    assert row["status"] == want["status"]
-    assert got["score"] == want["score"] == float(row["total"])
+    # what each lost check said, so that a failure here shows why (memory_bomb scored 0 once
+    # in a run beside a second `make test`, and has not again since)
+    lost = [f"{t['tags'][0]}: {(t.get('output') or '')[:300]!r}"
+            for t in got["tests"] if t["score"] < t["max_score"]]
+    assert row["status"] == want["status"], f"{row['reason']!r}; {lost}"
+    assert got["score"] == want["score"] == float(row["total"]), f"{row['reason']!r}; {lost}"
     assert float(row["max_score"]) == 8
     # grades.csv has one column per test, "<exercise>:<file>::<test>"
     failed = sorted(k.rsplit("::", 1)[1] for k, v in row.items()
