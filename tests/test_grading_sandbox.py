@@ -6,6 +6,7 @@ import random
 import re
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -195,6 +196,30 @@ def test_background_processes_are_gone_after_grading(prewarm):
         sb.start()
         assert _cmdlines_containing(token), "the background processes should be running"
     assert _cmdlines_containing(f"{token}1") == [] and _cmdlines_containing(f"{token}2") == []
+
+
+class _SlowStart(Sandbox):
+    """A sandbox whose child gets its cells 2 s after it was started, as on a loaded machine
+    where the interpreter, its imports and the confinement take that long."""
+
+    def _send(self, message: dict) -> None:
+        if message.get("op") == "run":
+            time.sleep(2.0)
+        super()._send(message)
+
+
+def test_a_slow_start_is_not_the_first_cells_time():
+    """The child's start (no submission code runs then) has its own allowance: with a 1 s cell
+    timeout and a 2 s start, both cells run (kills a first deadline of start + cell_timeout);
+    a start beyond the allowance says so, not that a cell timed out."""
+    with _SlowStart(["a = 1", "b = a + 1"], limits=Limits(cell_timeout=1.0)) as sb:
+        sb.start()
+        assert sb.gone_reason is None
+        assert [c.error_type for c in sb.cells] == [None, None]
+    with Sandbox(["a = 1"], limits=Limits(cell_timeout=0.001, startup_timeout=0.001)) as sb:
+        sb.start()
+        assert sb.gone_reason == "the notebook's process did not start within 0.001 s"
+        assert sb.cells == []
 
 
 def test_cell_timeout_kill_and_output_cap():

@@ -21,6 +21,10 @@ class Limits:
     Attributes:
         timeout: wall-clock seconds for the whole submission (cells and checks).
         cell_timeout: wall-clock seconds for one cell or one call from a check.
+        startup_timeout: wall-clock seconds the child may take to start (interpreter,
+            imports, confinement) before its first cell, when that is more than
+            ``cell_timeout``: no submission code runs then, so a slow start on a loaded
+            machine is not the first cell's time.
         cpu_seconds: ``RLIMIT_CPU`` of the child (per process).
         memory_bytes: ``RLIMIT_AS`` (address space) of each process, and, where a cgroup
             is writable (:mod:`.cgroup`), the memory of all its processes together.
@@ -37,6 +41,7 @@ class Limits:
 
     timeout: float = DEFAULTS.timeout
     cell_timeout: float = DEFAULTS.cell_timeout
+    startup_timeout: float = 60.0
     cpu_seconds: int = 120
     memory_bytes: int = DEFAULTS.memory_mb * 1024**2
     nproc: int = 32

@@ -112,6 +112,7 @@ class Sandbox:
         self._cell_deadline = 0.0
         self._ready = False
         self._heard = False  # a message arrived from this child (its set-up worked)
+        self._starting = False  # the child has not yet reached its first cell
         self._cgroup: cgroup.Group | None = None
         #: why each earlier child of this submission ended (a fresh one took over)
         self.restarts: list[str] = []
@@ -188,7 +189,9 @@ class Sandbox:
         self._channel = Channel(req_w, rep_r, self.proc.stdout, self.proc.stderr,
                                 self.stdout, self.stderr, self.limits.message_bytes)
         self._heard = False
-        self._cell_deadline = time.monotonic() + self.limits.cell_timeout
+        self._starting = True  # until the first cell: the start-up's own allowance
+        self._cell_deadline = time.monotonic() + max(self.limits.cell_timeout,
+                                                     self.limits.startup_timeout)
         try:
             self._send({"op": "run", "cells": self.cells_src})
             self._run_cells()
@@ -235,6 +238,7 @@ class Sandbox:
                 raise ChildGone("the notebook's process broke the protocol: malformed "
                                 f"{str(event)[:50]!r} message")
             if event == "cell":
+                self._starting = False
                 self.current_cell = index
                 started = time.monotonic()
                 self._cell_deadline = started + self.limits.cell_timeout
@@ -247,6 +251,7 @@ class Sandbox:
                 self.current_cell = None
                 self._cell_deadline = time.monotonic() + self.limits.cell_timeout
             elif event == "ready":
+                self._starting = False
                 self._drain(0)  # what the cells printed, before the caller reads it
                 self._check_memory()
                 return
@@ -374,6 +379,9 @@ class Sandbox:
                                 f"{self.limits.timeout:g} s{self._where()}")
             if cell_timeout and now > self._cell_deadline:
                 self.close_child()
+                if self._starting:
+                    allowed = max(self.limits.cell_timeout, self.limits.startup_timeout)
+                    raise ChildGone(f"the notebook's process did not start within {allowed:g} s")
                 where = self._where() or (f" while {what}" if what else "")
                 raise ChildGone(f"timed out after {self.limits.cell_timeout:g} s{where}")
             limit = min(self._deadline, self._cell_deadline if cell_timeout else self._deadline)
