@@ -100,6 +100,8 @@ def test_sweep_survives_a_killed_worker(cluster, chunksize):
     points = make_grid("tanh", [1.0, 1.5, 2.0, 2.5, 3.0, 3.5], [0.0, 0.2], [30], [256],
                        seeds=1, batch=64)
     local = run_sweep(points)
+    # the worker an earlier case killed is back (its nanny restarts it, slower when loaded)
+    cluster.client.wait_for_workers(2, timeout=STARTUP_SECONDS)
     kill = KillOneWorker(cluster, after=2)
     remote = run_sweep(points, cluster, on_result=kill, chunksize=chunksize)
     assert kill.killed is not None and kill.count_at_kill < len(points)

@@ -98,10 +98,12 @@ def graded(request):
         python = who.command[0] if who.uid is not None else sys.executable
         import subprocess
 
+        # no case here may time out, so the limits are generous: a loaded machine's slow
+        # cells are not a hostile notebook's failure
         proc = subprocess.run(
             [python, "-c", _MEASURED, *who.command, "grade", str(subs), "--graders",
-             str(graders), "--out", str(out), "--jobs", "1", "--cell-timeout", "5",
-             "--timeout", "60", "--memory", "768", "--no-progress"],
+             str(graders), "--out", str(out), "--jobs", "1", "--cell-timeout", "20",
+             "--timeout", "120", "--memory", "768", "--no-progress"],
             capture_output=True, text=True, cwd=tmp, timeout=900, **who.popen_kwargs())
         assert (out / "grades.csv").exists(), proc.stderr[-3000:]
         with open(out / "grades.csv", encoding="utf-8") as fh:
