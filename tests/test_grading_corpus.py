@@ -127,9 +127,10 @@ def _finish(proc: subprocess.Popen, log: Path, timeout: float
 
 @pytest.fixture(scope="module", params=["root", "user"])
 def graded(request):
-    """Grade the whole corpus (plus a 100 MB notebook) once per mode, two at a time, with the
-    run's secret planted around the machine and a host process and sockets within reach: the
-    cases that must time out in one run (:data:`TIGHT`), the rest in another (:data:`GENEROUS`)."""
+    """Grade the whole corpus (plus a 100 MB notebook) once per mode, with the run's secret
+    planted around the machine and a host process and sockets within reach: the cases that
+    must time out in one run (:data:`TIGHT`, one at a time), beside it the rest in another
+    (:data:`GENEROUS`, two at a time)."""
     who = grader_for(request.param)
     tmp = who.workspace()
     run = uuid.uuid4().hex[:12]
