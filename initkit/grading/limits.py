@@ -51,6 +51,12 @@ class Limits:
     message_bytes: int = 256 * 1024**2
     disk_bytes: int = 512 * 1024**2
 
+    @property
+    def start_allowance(self) -> float:
+        """Wall-clock seconds from a child's launch to its first cell: ``startup_timeout``,
+        or ``cell_timeout`` where that is longer."""
+        return max(self.cell_timeout, self.startup_timeout)
+
     @classmethod
     def of(cls, settings: GradingSettings) -> Limits:
         """The limits a run's settings ask for (the rest at their defaults)."""

@@ -190,8 +190,7 @@ class Sandbox:
                                 self.stdout, self.stderr, self.limits.message_bytes)
         self._heard = False
         self._starting = True  # until the first cell: the start-up's own allowance
-        self._cell_deadline = time.monotonic() + max(self.limits.cell_timeout,
-                                                     self.limits.startup_timeout)
+        self._cell_deadline = time.monotonic() + self.limits.start_allowance
         try:
             self._send({"op": "run", "cells": self.cells_src})
             self._run_cells()
@@ -380,8 +379,8 @@ class Sandbox:
             if cell_timeout and now > self._cell_deadline:
                 self.close_child()
                 if self._starting:
-                    allowed = max(self.limits.cell_timeout, self.limits.startup_timeout)
-                    raise ChildGone(f"the notebook's process did not start within {allowed:g} s")
+                    raise ChildGone("the notebook's process did not start within "
+                                    f"{self.limits.start_allowance:g} s")
                 where = self._where() or (f" while {what}" if what else "")
                 raise ChildGone(f"timed out after {self.limits.cell_timeout:g} s{where}")
             limit = min(self._deadline, self._cell_deadline if cell_timeout else self._deadline)
