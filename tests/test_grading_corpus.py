@@ -101,21 +101,9 @@ def _plant(base: Path, graders: Path, run: str) -> Path:
     return spot
 
 
-def _start(who, args: list, cwd: Path, session_key: tuple[str, str]
-           ) -> tuple[subprocess.Popen, Path]:
-    """Start ``initkit ARGS`` as ``who``, its stdout and stderr into a file (so that two runs
-    side by side never block on a full pipe)."""
-    log = cwd / f"grade-{uuid.uuid4().hex[:8]}.log"
-    with open(log, "w") as fh:
-        proc = subprocess.Popen([*who.command, *map(str, args)], cwd=cwd, stdout=fh,
-                                stderr=subprocess.STDOUT, text=True,
-                                **who.popen_kwargs(session_key))
-    return proc, log
-
-
 def _finish(proc: subprocess.Popen, log: Path, timeout: float
             ) -> subprocess.CompletedProcess:
-    """Wait for a run of :func:`_start`: its exit code, and its output as ``stderr``."""
+    """Wait for a run of ``Grader.start``: its exit code, and its output as ``stderr``."""
     try:
         proc.wait(timeout=timeout)
     finally:
@@ -180,11 +168,13 @@ def graded(request):
         # side by side (the timing-out run spends its time waiting for its timeouts), each
         # started from this thread: preexec_fn is not safe beside another thread
         runs = [(timed, out_timed, "1", TIGHT), (subs, out, "2", GENEROUS)]
-        started = [_start(who, ["grade", folder, "--graders", graders, "--out", dest,
-                                "--jobs", jobs, *limits, "--memory", "768", "--no-progress"],
-                          cwd=tmp, session_key=(f"initkit-corpus-{run}", SECRET))
-                   for folder, dest, jobs, limits in runs]
-        procs = [_finish(*s, timeout=600) for s in started]
+        logs = [tmp / f"{dest.name}.log" for _, dest, _, _ in runs]
+        started = [who.start(["grade", folder, "--graders", graders, "--out", dest,
+                              "--jobs", jobs, *limits, "--memory", "768", "--no-progress"],
+                             cwd=tmp, log=log, session_key=(f"initkit-corpus-{run}", SECRET))
+                   for (folder, dest, jobs, limits), log in zip(runs, logs, strict=True)]
+        procs = [_finish(proc, log, timeout=600)
+                 for proc, log in zip(started, logs, strict=True)]
         rows = {}
         for proc, (_, dest, _, _) in zip(procs, runs, strict=True):
             assert (dest / "grades.csv").exists(), proc.stderr[-3000:]

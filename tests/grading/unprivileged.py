@@ -83,6 +83,15 @@ class Grader:
                               text=True, cwd=cwd, timeout=timeout,
                               **self.popen_kwargs(session_key))
 
+    def start(self, args: list, cwd: Path, log: Path,
+              session_key: tuple[str, str] | None = None) -> subprocess.Popen:
+        """Start ``initkit ARGS`` as this user, its stdout and stderr into the file ``log``
+        (so that runs side by side never block on a full pipe); see :meth:`run`."""
+        with open(log, "w") as fh:
+            return subprocess.Popen([*self.command, *map(str, args)], cwd=cwd, stdout=fh,
+                                    stderr=subprocess.STDOUT,
+                                    **self.popen_kwargs(session_key))
+
     def give(self, path: Path) -> None:
         """Make ``path`` (a tree) this user's own."""
         if self.uid is None:
