@@ -21,6 +21,9 @@ simulator keeps one array per layer (the bare chain two: its input and a boolean
 and recomputes phi and phi' in the backward pass (``initkit.simulation.run_network``), phi'
 a row block at a time, so that its multiply, counts and sums read the cache. Both use relu as
 ``maximum`` against a row of zeros: numpy's SIMD loop, twice as fast as against the scalar 0.
+
+``bench_simulator_history.py`` times earlier commits' simulators against the same bare chain,
+side by side (a ratio printed on another day may come from another machine).
 """
 
 from __future__ import annotations
