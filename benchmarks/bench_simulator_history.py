@@ -1,8 +1,8 @@
 """Benchmark: initkit.simulate of earlier commits against the working tree's, side by side.
 
-Issue 26 measured the simulator at 1.03x the bare numpy chain on 2026-12-02 and at 1.13x
-after the theory rebuild (759a429). A ratio printed on another day may come from another
-machine: this script measures the versions themselves, in one run, on this machine.
+Issue 26 measured the simulator at 1.03x the bare numpy chain on 2026-12-02 and at 1.13x the
+day it was filed, blaming the theory rebuild (759a429). A ratio printed on another day may
+come from another machine: this script measures the versions themselves, in one run, here.
 
 Each version's ``initkit`` package (``git archive COMMIT initkit`` unpacked into a temporary
 folder, or for ``.`` the working tree's own) is timed in fresh Python processes, each
