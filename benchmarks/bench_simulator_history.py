@@ -37,7 +37,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -50,7 +49,7 @@ def child(names: list[str]) -> None:
     """Run each named contender once untimed, then once timed, in this process; print the
     times and the initkit imported as JSON."""
     import numpy as np
-    from bench_simulator import bare_numpy_chain  # this folder is on PYTHONPATH
+    from bench_simulator import bare_numpy_chain, timed  # this folder is on PYTHONPATH
 
     import initkit
 
@@ -60,11 +59,7 @@ def child(names: list[str]) -> None:
     }
     for name in names:  # warm-up: the first run of a process pays its page faults
         contenders[name]()
-    times = {}
-    for name in names:
-        start = time.perf_counter()
-        contenders[name]()
-        times[name] = time.perf_counter() - start
+    times = {name: timed(contenders[name]) for name in names}
     print(json.dumps({"file": initkit.__file__, **times}))
 
 
